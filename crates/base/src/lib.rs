@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod address;
+mod ed25519;
+mod error;
+mod id;
+mod key;
+
+pub use address::{Cid, codec};
+pub use ed25519::{SigningKey, VerifyingKey};
+pub use error::Error;
+pub use id::ObjectId;
+pub use key::{DataKey, KeyEncryptionKey};
+
+/// Fills `buf` with bytes from the operating system's cryptographically secure generator.
+///
+/// # Errors
+///
+/// [`Error::Random`] if the operating system cannot supply random bytes.
+pub fn random_bytes(buf: &mut [u8]) -> Result<(), Error> {
+    getrandom::fill(buf).map_err(|_| Error::Random)
+}

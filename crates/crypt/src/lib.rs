@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod decrypt;
+mod encrypt;
+mod error;
+mod header;
+mod keywrap;
+mod primitive;
+mod schedule;
+
+pub use decrypt::{ChunkSource, Decryptor, SeekSource};
+pub use encrypt::{ChunkSink, Encryptor, WriteSink};
+pub use error::Error;
+pub use header::{
+    ChunkSize, Commitment, FORMAT_VERSION, MAX_PLAINTEXT_LEN, ObjectHeader, SUITE, Salt, TAG_LEN,
+};
+pub use keywrap::{Identity, Recipient, WrappedKey, open_kek, seal_kek};
+
+pub use dataseal_base::{Cid, DataKey, KeyEncryptionKey, ObjectId};
