@@ -224,6 +224,16 @@ impl Decryptor {
             opened?;
             io_result?;
             if done {
+                if let Some(index) = opening.short {
+                    return Err(Error::Chunk { index });
+                }
+                // Chunks authenticate before extra bytes are blamed: a header whose
+                // length was lowered fails at its last chunk, not as trailing data.
+                if opening.trailing {
+                    return Err(Error::TrailingData {
+                        expected: self.header.ciphertext_len(),
+                    });
+                }
                 opening.drain_to(&mut writer)?;
                 break;
             }
@@ -243,6 +253,8 @@ impl Decryptor {
         next: &mut u64,
     ) -> Result<(), Error> {
         batch.used = 0;
+        batch.trailing = false;
+        batch.short = None;
         let count = self.header.chunk_count();
         for slot in &mut batch.slots {
             if *next >= count {
@@ -255,7 +267,11 @@ impl Decryptor {
                 .ok_or(Error::Chunk { index })?;
             slot.buf.resize(len + TAG_LEN, 0);
             if read_full(reader, &mut slot.buf)? != slot.buf.len() {
-                return Err(Error::Chunk { index });
+                // Missing or truncated: stop reading, but let the chunks before it be
+                // opened first so the error names the first chunk that fails.
+                batch.short = Some(index);
+                *next = count;
+                return Ok(());
             }
             slot.index = index;
             slot.skip = 0;
@@ -265,11 +281,7 @@ impl Decryptor {
         }
         if *next >= count {
             let mut probe = [0u8; 1];
-            if read_full(reader, &mut probe)? != 0 {
-                return Err(Error::TrailingData {
-                    expected: self.header.ciphertext_len(),
-                });
-            }
+            batch.trailing = read_full(reader, &mut probe)? != 0;
         }
         Ok(())
     }
@@ -331,7 +343,8 @@ impl Decryptor {
                     .ok_or(Error::Chunk { index })?;
                 slot.buf.resize(chunk_len + TAG_LEN, 0);
                 if source.read_chunk(index, index * c, &mut slot.buf)? != slot.buf.len() {
-                    return Err(Error::Chunk { index });
+                    batch.short = Some(index);
+                    break;
                 }
                 let chunk_start = index * p;
                 let from = offset.max(chunk_start) - chunk_start;
@@ -343,6 +356,9 @@ impl Decryptor {
                 batch.used += 1;
             }
             batch.open_all(self)?;
+            if let Some(index) = batch.short {
+                return Err(Error::Chunk { index });
+            }
             batch.drain_to(&mut writer)?;
         }
         writer.flush()?;
@@ -361,6 +377,10 @@ struct Slot {
 struct Batch {
     slots: Vec<Slot>,
     used: usize,
+    /// Set when bytes were found after the object's last chunk.
+    trailing: bool,
+    /// The chunk that could not be read in full, which ends the batch.
+    short: Option<u64>,
 }
 
 impl Batch {
@@ -373,7 +393,12 @@ impl Batch {
                 take: 0,
             })
             .collect();
-        Self { slots, used: 0 }
+        Self {
+            slots,
+            used: 0,
+            trailing: false,
+            short: None,
+        }
     }
 
     fn active(&mut self) -> &mut [Slot] {
