@@ -1,0 +1,413 @@
+//! `dataseal`: the command line over the dataseal crates. See the crate's README for the
+//! subcommands, their `--json` output and the exit codes.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use clap::{Parser, Subcommand};
+use dataseal_base::SigningKey;
+use dataseal_crypt::{
+    ChunkSize, DataKey, Decryptor, Encryptor, Identity, ObjectId, SeekSource, WriteSink,
+};
+use dataseal_examples::{
+    AtomicFile, Failure, progress_bar, read_data_key, read_header, rfc3339_utc, show,
+};
+use serde::Serialize;
+
+const PROGRAM: &str = "dataseal";
+
+/// Client-side chunked encryption of datasets for content-addressed storage.
+#[derive(Debug, Parser)]
+#[command(name = "dataseal", version, about, propagate_version = true)]
+struct Cli {
+    /// Print exactly one JSON document on stdout (the human summary still goes to stderr).
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate keys: a signing key pair and an age identity in DIR, or with --data-key a
+    /// data key in FILE. Never overwrites an existing key file.
+    Keygen {
+        /// Generate one 256-bit data key (64 hex characters and a newline) into FILE
+        /// instead of a key directory.
+        #[arg(long)]
+        data_key: bool,
+        /// The directory to create the keys in (created if missing), or with --data-key
+        /// the file to write.
+        #[arg(long, value_name = "DIR|FILE")]
+        out: PathBuf,
+    },
+    /// Encrypt INPUT into OUTDIR/ciphertext (the chunk stream) and OUTDIR/header.json.
+    Encrypt {
+        /// The data key file (64 hex characters).
+        #[arg(long, value_name = "DEKFILE")]
+        key: PathBuf,
+        /// The object id bound into the keys, by convention DATASET@VERSION/PATH.
+        #[arg(long, value_name = "ID")]
+        object_id: String,
+        /// The ciphertext chunk size: a power of two from 65536 to 1048576.
+        #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]
+        chunk_size: u64,
+        /// The file to encrypt.
+        input: PathBuf,
+        /// The directory to write ciphertext and header.json in (created if missing).
+        outdir: PathBuf,
+    },
+    /// Verify and decrypt CIPHERTEXT (or only a byte range of it) into OUTPUT.
+    Decrypt {
+        /// The data key file (64 hex characters).
+        #[arg(long, value_name = "DEKFILE")]
+        key: PathBuf,
+        /// The object header written by `encrypt`.
+        #[arg(long, value_name = "HEADER.json")]
+        header: PathBuf,
+        /// Decrypt only the plaintext bytes [OFFSET, OFFSET+LEN), reading only the chunks
+        /// that cover them.
+        #[arg(long, value_name = "OFFSET:LEN")]
+        range: Option<String>,
+        /// The chunk stream.
+        ciphertext: PathBuf,
+        /// The plaintext file to write (mode 0600).
+        output: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(PROGRAM),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Keygen {
+            data_key: true,
+            out,
+        } => keygen_data_key(&out, cli.json),
+        Command::Keygen {
+            data_key: false,
+            out,
+        } => keygen_dir(&out, cli.json),
+        Command::Encrypt {
+            key,
+            object_id,
+            chunk_size,
+            input,
+            outdir,
+        } => encrypt(&key, &object_id, chunk_size, &input, &outdir, cli.json),
+        Command::Decrypt {
+            key,
+            header,
+            range,
+            ciphertext,
+            output,
+        } => decrypt(
+            &key,
+            &header,
+            range.as_deref(),
+            &ciphertext,
+            &output,
+            cli.json,
+        ),
+    }
+}
+
+/// Prints a human line on stderr.
+fn say(line: &str) {
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
+/// Prints one JSON document and a newline on stdout.
+fn print_json<T: Serialize>(doc: &T) -> Result<(), Failure> {
+    let text = serde_json::to_string(doc)
+        .map_err(|e| Failure::usage(format!("cannot encode the JSON output: {e}")))?;
+    let mut out = io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::io("cannot write to stdout", &e))
+}
+
+#[derive(Serialize)]
+struct KeygenJson {
+    files: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipient: Option<String>,
+}
+
+fn keygen_data_key(out: &Path, json: bool) -> Result<(), Failure> {
+    if out.exists() {
+        return Err(Failure::usage(format!(
+            "{} already exists; refusing to overwrite it",
+            show(out)
+        )));
+    }
+    let key = DataKey::generate().map_err(|e| Failure::usage(format!("cannot generate: {e}")))?;
+    let mut file = AtomicFile::create(out, true)?;
+    file.write_all(key.to_hex_line().as_bytes())?;
+    file.commit_new()?;
+    say(&format!(
+        "wrote a 256-bit data key to {} (mode 0600)",
+        show(out)
+    ));
+    if json {
+        print_json(&KeygenJson {
+            files: vec![show(out)],
+            recipient: None,
+        })?;
+    }
+    Ok(())
+}
+
+fn keygen_dir(dir: &Path, json: bool) -> Result<(), Failure> {
+    let names = [
+        ("signing.key", true),
+        ("signing.pub", false),
+        ("recipient.key", true),
+        ("recipient.pub", false),
+    ];
+    let paths: Vec<(PathBuf, bool)> = names
+        .iter()
+        .map(|(name, secret)| (dir.join(name), *secret))
+        .collect();
+    let existing: Vec<String> = paths
+        .iter()
+        .filter(|(p, _)| p.exists())
+        .map(|(p, _)| show(p))
+        .collect();
+    if !existing.is_empty() {
+        return Err(Failure::usage(format!(
+            "refusing to overwrite existing key files: {}",
+            existing.join(", ")
+        )));
+    }
+    fs::create_dir_all(dir)
+        .map_err(|e| Failure::io(format!("cannot create directory {}", show(dir)), &e))?;
+
+    let signing =
+        SigningKey::generate().map_err(|e| Failure::usage(format!("cannot generate: {e}")))?;
+    let signing_pem = signing
+        .to_pkcs8_pem()
+        .map_err(|e| Failure::usage(format!("signing key: {e}")))?;
+    let verifying_pem = signing
+        .verifying_key()
+        .to_spki_pem()
+        .map_err(|e| Failure::usage(format!("signing key: {e}")))?;
+    let identity = Identity::generate();
+    let identity_file = identity.to_identity_file(&rfc3339_utc(SystemTime::now()));
+    let recipient = identity.to_public().to_string();
+    let recipient_line = format!("{recipient}\n");
+
+    let contents: [&[u8]; 4] = [
+        signing_pem.as_bytes(),
+        verifying_pem.as_bytes(),
+        identity_file.as_bytes(),
+        recipient_line.as_bytes(),
+    ];
+    // Write all four under temporary names first, then rename them in; if any rename
+    // fails, remove the ones already renamed so no half key set is left behind.
+    let mut pending = Vec::with_capacity(4);
+    for ((path, secret), bytes) in paths.iter().zip(contents) {
+        let mut file = AtomicFile::create(path, *secret)?;
+        file.write_all(bytes)?;
+        pending.push(file);
+    }
+    let mut done: Vec<PathBuf> = Vec::with_capacity(4);
+    for file in pending {
+        let dest = file.dest().to_path_buf();
+        if let Err(failure) = file.commit_new() {
+            for path in &done {
+                let _ = fs::remove_file(path);
+            }
+            return Err(failure);
+        }
+        done.push(dest);
+    }
+    say(&format!(
+        "wrote signing.key (0600), signing.pub, recipient.key (0600) and recipient.pub in {}",
+        show(dir)
+    ));
+    say(&format!("age recipient: {recipient}"));
+    if json {
+        print_json(&KeygenJson {
+            files: done.iter().map(|p| show(p)).collect(),
+            recipient: Some(recipient),
+        })?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct EncryptJson {
+    object_id: String,
+    plaintext_len: u64,
+    chunk_size: u32,
+    chunk_count: u64,
+    chunk_cids: Vec<String>,
+}
+
+fn encrypt(
+    key_path: &Path,
+    object_id: &str,
+    chunk_size: u64,
+    input: &Path,
+    outdir: &Path,
+    json: bool,
+) -> Result<(), Failure> {
+    // Check everything that can be checked before creating anything.
+    let chunk_size = ChunkSize::new(chunk_size).map_err(Failure::from)?;
+    let object_id: ObjectId = object_id
+        .parse()
+        .map_err(|e| Failure::usage(format!("--object-id: {e}")))?;
+    let key = read_data_key(key_path)?;
+    let reader = File::open(input)
+        .map_err(|e| Failure::io(format!("cannot read input {}", show(input)), &e))?;
+    let input_len = reader
+        .metadata()
+        .map_err(|e| Failure::io(format!("cannot read input {}", show(input)), &e))?
+        .len();
+
+    fs::create_dir_all(outdir)
+        .map_err(|e| Failure::io(format!("cannot create directory {}", show(outdir)), &e))?;
+    let mut ciphertext = AtomicFile::create(outdir.join("ciphertext"), false)?;
+    let mut header_file = AtomicFile::create(outdir.join("header.json"), false)?;
+
+    let encryptor = Encryptor::new(&key, object_id, chunk_size).map_err(Failure::from)?;
+    let bar = progress_bar(input_len, "encrypting");
+    let ciphertext_dest = ciphertext.dest().to_path_buf();
+    let mut sink = WriteSink::new(ciphertext.file());
+    let encrypted = encryptor.encrypt(bar.wrap_read(reader), &mut sink);
+    bar.finish_and_clear();
+    let header =
+        encrypted.map_err(|e| Failure::crypt(format!("encrypting {}", show(input)), &e))?;
+    let (_, cids) = sink
+        .finish()
+        .map_err(|e| Failure::io(format!("cannot write {}", show(&ciphertext_dest)), &e))?;
+
+    let mut header_json = header.to_json();
+    header_json.push('\n');
+    header_file.write_all(header_json.as_bytes())?;
+
+    // Ciphertext first, header last: a header.json only ever appears beside the
+    // ciphertext it describes.
+    ciphertext.commit()?;
+    if let Err(failure) = header_file.commit() {
+        let _ = fs::remove_file(&ciphertext_dest);
+        return Err(failure);
+    }
+
+    say(&format!(
+        "encrypted {} ({} bytes) as {:?} into {} chunk(s) of {} bytes: {} and {}",
+        show(input),
+        header.plaintext_len(),
+        header.object_id().as_str(),
+        header.chunk_count(),
+        header.chunk_size(),
+        show(&ciphertext_dest),
+        show(&outdir.join("header.json")),
+    ));
+    if json {
+        print_json(&EncryptJson {
+            object_id: header.object_id().as_str().to_owned(),
+            plaintext_len: header.plaintext_len(),
+            chunk_size: header.chunk_size().get(),
+            chunk_count: header.chunk_count(),
+            chunk_cids: cids.iter().map(ToString::to_string).collect(),
+        })?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct DecryptJson {
+    object_id: String,
+    plaintext_len: u64,
+    offset: u64,
+    bytes_written: u64,
+}
+
+fn decrypt(
+    key_path: &Path,
+    header_path: &Path,
+    range: Option<&str>,
+    ciphertext: &Path,
+    output: &Path,
+    json: bool,
+) -> Result<(), Failure> {
+    let range = range.map(dataseal_examples::parse_range).transpose()?;
+    let header = read_header(header_path)?;
+    let key = read_data_key(key_path)?;
+    let decryptor = Decryptor::new(&key, &header).map_err(|e| {
+        let context = format!(
+            "checking key {} against header {}",
+            show(key_path),
+            show(header_path)
+        );
+        Failure::crypt(context, &e)
+    })?;
+    if let Some((offset, len)) = range {
+        // Checked here too so a bad range is reported before any file is created.
+        let plaintext_len = header.plaintext_len();
+        if offset
+            .checked_add(len)
+            .is_none_or(|end| end > plaintext_len)
+        {
+            return Err(Failure::from(dataseal_crypt::Error::Range {
+                offset,
+                len,
+                plaintext_len,
+            }));
+        }
+    }
+    let source = File::open(ciphertext)
+        .map_err(|e| Failure::io(format!("cannot read ciphertext {}", show(ciphertext)), &e))?;
+
+    let mut out = AtomicFile::create(output, true)?;
+    let context = format!("decrypting {}", show(ciphertext));
+    let (offset, written) = match range {
+        None => {
+            let bar = progress_bar(header.plaintext_len(), "decrypting");
+            let result = decryptor.decrypt(source, bar.wrap_write(out.file()));
+            bar.finish_and_clear();
+            (0, result.map_err(|e| Failure::crypt(&context, &e))?)
+        }
+        Some((offset, len)) => {
+            let bar = progress_bar(len, "decrypting");
+            let result = decryptor.decrypt_range(
+                &mut SeekSource(source),
+                offset,
+                len,
+                bar.wrap_write(out.file()),
+            );
+            bar.finish_and_clear();
+            result.map_err(|e| Failure::crypt(&context, &e))?;
+            (offset, len)
+        }
+    };
+    out.commit()?;
+
+    say(&format!(
+        "verified and decrypted {written} byte(s) at offset {offset} of {:?} ({} bytes) into {}",
+        header.object_id().as_str(),
+        header.plaintext_len(),
+        show(output)
+    ));
+    if json {
+        print_json(&DecryptJson {
+            object_id: header.object_id().as_str().to_owned(),
+            plaintext_len: header.plaintext_len(),
+            offset,
+            bytes_written: written,
+        })?;
+    }
+    Ok(())
+}
