@@ -9,7 +9,6 @@ use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use dataseal_crypt::{DataKey, Error, ObjectHeader};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -46,6 +45,7 @@ pub fn exit_code(err: &Error) -> u8 {
         | Error::ChunkSize(_)
         | Error::Range { .. }
         | Error::TooLarge
+        | Error::WrappedKeyFormat
         | Error::Age(_)
         | Error::Io(_)
         | Error::Base(_) => EXIT_USAGE,
@@ -344,39 +344,6 @@ pub fn parse_range(text: &str) -> Result<(u64, u64), Failure> {
     ))
 }
 
-/// Formats a time as RFC 3339 in UTC with whole seconds, e.g. `2025-01-31T09:30:00Z`.
-/// Times before 1970 are shown as the epoch.
-#[must_use]
-pub fn rfc3339_utc(time: SystemTime) -> String {
-    let secs = time
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
 /// A progress bar of `len` bytes on stderr, drawn only when stderr is a terminal (a
 /// hidden bar otherwise, which costs next to nothing).
 #[must_use]
@@ -397,16 +364,6 @@ pub fn progress_bar(len: u64, label: &str) -> ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn dates() {
-        let at = |s| rfc3339_utc(UNIX_EPOCH + Duration::from_secs(s));
-        assert_eq!(at(0), "1970-01-01T00:00:00Z");
-        assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(at(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(at(4_107_542_399), "2100-02-28T23:59:59Z");
-    }
 
     #[test]
     fn ranges() {

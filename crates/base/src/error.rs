@@ -11,6 +11,38 @@ pub enum Error {
     /// Key material had the wrong length or encoding.
     #[error("invalid key: {0}")]
     InvalidKey(&'static str),
+    /// A timestamp was not in the canonical form or range.
+    #[error("invalid timestamp: {0}")]
+    InvalidTimestamp(String),
+    /// A role name was not of the form `[a-z][a-z0-9_-]{{0,63}}`.
+    #[error(
+        "invalid role {0:?}: expected 1-64 characters of a-z, 0-9, '-', '_', starting with a letter"
+    )]
+    InvalidRole(String),
+    /// A DSSE envelope was malformed; the message names the field.
+    #[error("malformed envelope: {0}")]
+    InvalidEnvelope(String),
+    /// The envelope's payload type is not the one expected.
+    #[error("payload type {found:?} where {expected:?} was expected")]
+    PayloadType {
+        /// The payload type required.
+        expected: String,
+        /// The payload type found.
+        found: String,
+    },
+    /// The trust policy names no role, so nothing could be verified.
+    #[error("the trust policy trusts no key")]
+    NoTrust,
+    /// Too few distinct trusted keys signed in a role.
+    #[error("role {role}: {found} of {needed} required signatures from distinct trusted keys")]
+    ThresholdNotMet {
+        /// The role short of signatures.
+        role: crate::Role,
+        /// Signatures required.
+        needed: usize,
+        /// Valid signatures from distinct trusted keys found.
+        found: usize,
+    },
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
     Random,

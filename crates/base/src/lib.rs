@@ -3,16 +3,21 @@
 #![deny(missing_docs)]
 
 mod address;
+pub mod dsse;
 mod ed25519;
 mod error;
 mod id;
 mod key;
+mod role;
+mod time;
 
 pub use address::{Cid, codec};
 pub use ed25519::{SigningKey, VerifyingKey};
 pub use error::Error;
 pub use id::ObjectId;
 pub use key::{DataKey, KeyEncryptionKey};
+pub use role::Role;
+pub use time::Timestamp;
 
 /// Fills `buf` with bytes from the operating system's cryptographically secure generator.
 ///

@@ -45,8 +45,11 @@ pub enum Error {
     /// The input is longer than the format allows (2^53 − 1 bytes).
     #[error("input longer than 2^53 - 1 bytes")]
     TooLarge,
-    /// A wrapped data key is malformed, or does not open under this key-encryption key and
-    /// object id.
+    /// A wrapped data key is not 146 lowercase hexadecimal characters of format version 1.
+    #[error("malformed wrapped key: expected 146 lowercase hexadecimal characters, version 01")]
+    WrappedKeyFormat,
+    /// A wrapped data key does not open under this key-encryption key and object id, or
+    /// was modified.
     #[error("cannot unwrap the data key: {0}")]
     KeyUnwrap(&'static str),
     /// Sealing or opening an age file failed.

@@ -88,7 +88,7 @@ impl WrappedKey {
         let (nonce, rest) = rest.split_at(24);
         let (body, tag) = rest.split_at(32);
         if version != [WRAP_VERSION] {
-            return Err(Error::KeyUnwrap("unknown wrapped-key version"));
+            return Err(Error::WrappedKeyFormat);
         }
         let mut key = Zeroizing::new([0u8; 32]);
         key.copy_from_slice(body);
@@ -137,7 +137,7 @@ impl FromStr for WrappedKey {
             ));
         }
         let mut out = [0u8; WRAPPED_LEN];
-        hex::decode_to_slice(s, &mut out).map_err(|_| Error::KeyUnwrap("not hexadecimal"))?;
+        hex::decode_to_slice(s, &mut out).map_err(|_| Error::WrappedKeyFormat)?;
         Ok(Self(out))
     }
 }
@@ -208,7 +208,7 @@ impl Identity {
     /// The contents of an identity file as `age-keygen` writes it: comment lines naming
     /// the creation time and the public key, then the secret.
     #[must_use]
-    pub fn to_identity_file(&self, created: &str) -> Zeroizing<String> {
+    pub fn to_identity_file(&self, created: dataseal_base::Timestamp) -> Zeroizing<String> {
         Zeroizing::new(format!(
             "# created: {created}\n# public key: {}\n{}\n",
             self.to_public(),

@@ -157,7 +157,7 @@ fn payloads_other_than_32_bytes_are_refused() {
 #[test]
 fn identity_files_parse_like_age_keygen_writes_them() {
     let id = Identity::generate();
-    let file = id.to_identity_file("2026-01-01T00:00:00Z");
+    let file = id.to_identity_file("2026-01-01T00:00:00Z".parse().unwrap());
     assert!(file.starts_with("# created: 2026-01-01T00:00:00Z\n# public key: age1"));
     let parsed = Identity::parse_file(&file).unwrap();
     assert_eq!(parsed.len(), 1);
@@ -199,7 +199,8 @@ fn rage_cli_opens_our_sealed_kek_and_we_open_its_output() {
     let key_path = dir.path().join("recipient.key");
     std::fs::write(
         &key_path,
-        id.to_identity_file("2026-01-01T00:00:00Z").as_bytes(),
+        id.to_identity_file("2026-01-01T00:00:00Z".parse().unwrap())
+            .as_bytes(),
     )
     .unwrap();
 

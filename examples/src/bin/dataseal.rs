@@ -5,16 +5,13 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use clap::{Parser, Subcommand};
 use dataseal_base::SigningKey;
 use dataseal_crypt::{
     ChunkSize, DataKey, Decryptor, Encryptor, Identity, ObjectId, SeekSource, WriteSink,
 };
-use dataseal_examples::{
-    AtomicFile, Failure, progress_bar, read_data_key, read_header, rfc3339_utc, show,
-};
+use dataseal_examples::{AtomicFile, Failure, progress_bar, read_data_key, read_header, show};
 use serde::Serialize;
 
 const PROGRAM: &str = "dataseal";
@@ -203,7 +200,7 @@ fn keygen_dir(dir: &Path, json: bool) -> Result<(), Failure> {
         .to_spki_pem()
         .map_err(|e| Failure::usage(format!("signing key: {e}")))?;
     let identity = Identity::generate();
-    let identity_file = identity.to_identity_file(&rfc3339_utc(SystemTime::now()));
+    let identity_file = identity.to_identity_file(dataseal_base::Timestamp::now());
     let recipient = identity.to_public().to_string();
     let recipient_line = format!("{recipient}\n");
 

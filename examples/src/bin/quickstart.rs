@@ -6,14 +6,14 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use clap::Parser;
 use dataseal_crypt::{
     ChunkSize, DataKey, Decryptor, Encryptor, Error, Identity, KeyEncryptionKey, ObjectHeader,
     ObjectId, Recipient, SeekSource, WrappedKey, WriteSink, open_kek, seal_kek,
 };
-use dataseal_examples::{AtomicFile, Failure, rfc3339_utc, show};
+use dataseal_examples::{AtomicFile, Failure, show};
 
 const PROGRAM: &str = "quickstart";
 const DATASET: &str = "quickstart-demo@1.0.0";
@@ -159,7 +159,7 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
     write_file(
         &keys_dir.join("recipient.key"),
         identity
-            .to_identity_file(&rfc3339_utc(SystemTime::now()))
+            .to_identity_file(dataseal_base::Timestamp::now())
             .as_bytes(),
         true,
     )?;
