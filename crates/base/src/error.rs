@@ -11,6 +11,9 @@ pub enum Error {
     /// Key material had the wrong length or encoding.
     #[error("invalid key: {0}")]
     InvalidKey(&'static str),
+    /// A provider id was empty, too long, or held a space or control character.
+    #[error("invalid provider id {0:?}: expected 1-128 printable ASCII characters without spaces")]
+    InvalidProviderId(String),
     /// A timestamp was not in the canonical form or range.
     #[error("invalid timestamp: {0}")]
     InvalidTimestamp(String),

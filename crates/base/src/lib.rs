@@ -8,6 +8,7 @@ mod ed25519;
 mod error;
 mod id;
 mod key;
+mod provider;
 mod role;
 mod time;
 
@@ -16,6 +17,7 @@ pub use ed25519::{SigningKey, VerifyingKey};
 pub use error::Error;
 pub use id::ObjectId;
 pub use key::{DataKey, KeyEncryptionKey};
+pub use provider::ProviderId;
 pub use role::Role;
 pub use time::Timestamp;
 
