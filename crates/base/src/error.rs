@@ -11,6 +11,16 @@ pub enum Error {
     /// Key material had the wrong length or encoding.
     #[error("invalid key: {0}")]
     InvalidKey(&'static str),
+    /// A dataset id, purpose or region did not follow its rule.
+    #[error("invalid {what} {name:?}: expected {rule}")]
+    InvalidName {
+        /// What kind of name.
+        what: &'static str,
+        /// The rejected text.
+        name: String,
+        /// The rule it breaks.
+        rule: &'static str,
+    },
     /// A provider id was empty, too long, or held a space or control character.
     #[error("invalid provider id {0:?}: expected 1-128 printable ASCII characters without spaces")]
     InvalidProviderId(String),
