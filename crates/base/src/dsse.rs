@@ -394,6 +394,95 @@ impl TrustPolicy {
         self
     }
 
+    /// Evaluates every signature of `envelope` at time `now` without deciding: which
+    /// signatures counted for which role, and how each role stands against its
+    /// threshold. [`TrustPolicy::verify`] is this plus the decision.
+    #[must_use]
+    pub fn evaluate(&self, envelope: &Envelope, now: Timestamp) -> Evaluation {
+        let message = pae(&envelope.payload_type, &envelope.payload);
+        let mut counted: BTreeMap<Role, BTreeSet<KeyId>> = BTreeMap::new();
+        let mut used: BTreeSet<KeyId> = BTreeSet::new();
+        let mut signatures = Vec::with_capacity(envelope.signatures.len());
+        for sig in &envelope.signatures {
+            let outcome = self.evaluate_one(sig, &message, now, &used);
+            if let SignatureOutcome::Counted { role, key } = &outcome {
+                used.insert(key.clone());
+                counted.entry(role.clone()).or_default().insert(key.clone());
+            }
+            signatures.push(outcome);
+        }
+        let thresholds = self
+            .thresholds
+            .iter()
+            .map(|(role, needed)| RoleTally {
+                role: role.clone(),
+                needed: *needed,
+                found: counted.get(role).map_or(0, BTreeSet::len),
+            })
+            .collect();
+        Evaluation {
+            signatures,
+            thresholds,
+            counted,
+        }
+    }
+
+    fn evaluate_one(
+        &self,
+        sig: &EnvelopeSignature,
+        message: &[u8],
+        now: Timestamp,
+        used: &BTreeSet<KeyId>,
+    ) -> SignatureOutcome {
+        let Ok(bytes) = <[u8; 64]>::try_from(sig.sig.as_slice()) else {
+            return SignatureOutcome::Malformed;
+        };
+        let signature = ed25519_dalek::Signature::from_bytes(&bytes);
+        let mut outcome = SignatureOutcome::NoTrustedKey;
+        for trusted in &self.keys {
+            if trusted
+                .key
+                .as_dalek()
+                .verify_strict(message, &signature)
+                .is_err()
+            {
+                continue;
+            }
+            if used.contains(&trusted.id) {
+                return SignatureOutcome::Duplicate {
+                    key: trusted.id.clone(),
+                };
+            }
+            let in_window = trusted.not_before.is_none_or(|t| now >= t)
+                && trusted.not_after.is_none_or(|t| now <= t);
+            if !in_window {
+                outcome = SignatureOutcome::OutsideValidity {
+                    key: trusted.id.clone(),
+                };
+                continue;
+            }
+            let role = match &sig.role {
+                Some(r) if trusted.roles.contains(r) => Some(r.clone()),
+                None if trusted.roles.len() == 1 => trusted.roles.first().cloned(),
+                _ => None,
+            };
+            match role {
+                Some(role) => {
+                    return SignatureOutcome::Counted {
+                        role,
+                        key: trusted.id.clone(),
+                    };
+                }
+                None => {
+                    outcome = SignatureOutcome::RoleNotGranted {
+                        key: trusted.id.clone(),
+                    }
+                }
+            }
+        }
+        outcome
+    }
+
     /// Verifies `envelope` at time `now`: the payload type must be `payload_type`, and
     /// every role's threshold must be met by distinct trusted keys.
     ///
@@ -417,58 +506,90 @@ impl TrustPolicy {
         if self.thresholds.is_empty() {
             return Err(Error::NoTrust);
         }
-        let message = pae(&envelope.payload_type, &envelope.payload);
-        let mut counted: BTreeMap<Role, BTreeSet<KeyId>> = BTreeMap::new();
-        let mut used: BTreeSet<KeyId> = BTreeSet::new();
-        for sig in &envelope.signatures {
-            let Ok(bytes) = <[u8; 64]>::try_from(sig.sig.as_slice()) else {
-                continue;
-            };
-            let signature = ed25519_dalek::Signature::from_bytes(&bytes);
-            for trusted in &self.keys {
-                if used.contains(&trusted.id) {
-                    continue;
-                }
-                let in_window = trusted.not_before.is_none_or(|t| now >= t)
-                    && trusted.not_after.is_none_or(|t| now <= t);
-                if !in_window {
-                    continue;
-                }
-                let role = match &sig.role {
-                    Some(r) if trusted.roles.contains(r) => r.clone(),
-                    Some(_) => continue,
-                    None if trusted.roles.len() == 1 => match trusted.roles.first() {
-                        Some(r) => r.clone(),
-                        None => continue,
-                    },
-                    None => continue,
-                };
-                if trusted
-                    .key
-                    .as_dalek()
-                    .verify_strict(&message, &signature)
-                    .is_ok()
-                {
-                    used.insert(trusted.id.clone());
-                    counted.entry(role).or_default().insert(trusted.id.clone());
-                    break;
-                }
-            }
-        }
-        for (role, needed) in &self.thresholds {
-            let found = counted.get(role).map_or(0, BTreeSet::len);
-            if found < *needed {
-                return Err(Error::ThresholdNotMet {
-                    role: role.clone(),
-                    needed: *needed,
-                    found,
-                });
-            }
+        let evaluation = self.evaluate(envelope, now);
+        if let Some(short) = evaluation.thresholds.iter().find(|t| t.found < t.needed) {
+            return Err(Error::ThresholdNotMet {
+                role: short.role.clone(),
+                needed: short.needed,
+                found: short.found,
+            });
         }
         Ok(VerifiedEnvelope {
             payload_type: envelope.payload_type.clone(),
             payload: envelope.payload.clone(),
-            counted,
+            counted: evaluation.counted,
         })
+    }
+}
+
+/// What became of one signature during evaluation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignatureOutcome {
+    /// Valid, from a trusted key in its validity window, counted toward `role`.
+    Counted {
+        /// The role it counted toward.
+        role: Role,
+        /// The key that made it.
+        key: KeyId,
+    },
+    /// Valid, but its key already counted through an earlier signature.
+    Duplicate {
+        /// The key that made it.
+        key: KeyId,
+    },
+    /// Valid, from a trusted key, but the key is not granted the claimed role (or claims
+    /// none while holding several).
+    RoleNotGranted {
+        /// The key that made it.
+        key: KeyId,
+    },
+    /// Valid, from a trusted key, but outside the key's validity window.
+    OutsideValidity {
+        /// The key that made it.
+        key: KeyId,
+    },
+    /// No trusted key verifies it: a foreign key or a tampered envelope.
+    NoTrustedKey,
+    /// Not a 64-byte Ed25519 signature.
+    Malformed,
+}
+
+/// How one role stands against its threshold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleTally {
+    /// The role.
+    pub role: Role,
+    /// Distinct keys required.
+    pub needed: usize,
+    /// Distinct keys that counted.
+    pub found: usize,
+}
+
+/// The detailed result of [`TrustPolicy::evaluate`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evaluation {
+    signatures: Vec<SignatureOutcome>,
+    thresholds: Vec<RoleTally>,
+    counted: BTreeMap<Role, BTreeSet<KeyId>>,
+}
+
+impl Evaluation {
+    /// One outcome per signature, in envelope order.
+    #[must_use]
+    pub fn signatures(&self) -> &[SignatureOutcome] {
+        &self.signatures
+    }
+
+    /// Every role of the policy against its threshold.
+    #[must_use]
+    pub fn thresholds(&self) -> &[RoleTally] {
+        &self.thresholds
+    }
+
+    /// Whether every threshold is met (and the policy names at least one role).
+    #[must_use]
+    pub fn is_satisfied(&self) -> bool {
+        !self.thresholds.is_empty() && self.thresholds.iter().all(|t| t.found >= t.needed)
     }
 }
