@@ -1,0 +1,26 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod diff;
+mod dir;
+mod error;
+mod path;
+mod schema;
+mod statement;
+mod validate;
+
+pub use diff::{FieldChange, ManifestDiff, diff};
+pub use dir::{FileCheck, build_objects, check_dir};
+pub use error::Error;
+pub use path::CanonicalPath;
+pub use schema::{
+    Activity, Agent, Approval, ConsentBasis, DigestSet, EncryptionHeader, Evidence, HeaderValue,
+    LawfulBasis, LicenseConditions, LicenseTier, MAX_SAFE_INTEGER, Manifest, ObjectEntry,
+    Provenance, Retention, RetentionAction, SCHEMA_VERSION, Sensitivity, Sha256Digest, Source,
+    SpdxExpression, SpecialCategoryCondition, Version,
+};
+pub use statement::{
+    PREDICATE_TYPE, STATEMENT_TYPE, VerifiedManifest, cosign, evaluate, manifest_cid, sign, verify,
+    verify_envelope,
+};
