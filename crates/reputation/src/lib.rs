@@ -1,0 +1,30 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod bits;
+mod decay;
+mod default;
+mod error;
+mod event;
+mod id;
+mod log;
+mod model;
+mod sketch;
+mod tier;
+
+pub use default::{
+    DefaultModel, DefaultParams, LatencyParams, SignalParams, TransitionParams, VettingParams,
+};
+pub use error::Error;
+pub use event::{
+    EVENT_SCHEMA_VERSION, Event, EventKind, OnMalformed, Outcome, ParsedEvents, SkippedLine,
+    parse_events,
+};
+pub use id::{ModelId, NetworkGroup, ObserverId, ParamsDigest, Region, Sha256Digest, params_digest};
+pub use log::{EventLog, LogHead, LogProblem};
+pub use model::{ScoreBreakdown, ScoringModel, Snapshot, Status};
+pub use sketch::DdSketch;
+pub use tier::{Tier, TierParams, TierRequirement};
+
+pub use dataseal_base::{ProviderId, Timestamp};
