@@ -6,6 +6,7 @@ mod diff;
 mod dir;
 mod error;
 mod path;
+mod report;
 mod schema;
 mod statement;
 mod validate;
@@ -14,6 +15,10 @@ pub use diff::{FieldChange, ManifestDiff, diff};
 pub use dir::{FileCheck, build_objects, check_dir};
 pub use error::Error;
 pub use path::CanonicalPath;
+pub use report::{
+    Failure, REPORT_VERSION, ReasonCode, SignatureReport, ThresholdReport, VerificationReport,
+    verify_with_report,
+};
 pub use schema::{
     Activity, Agent, Approval, ConsentBasis, DigestSet, EncryptionHeader, Evidence, HeaderValue,
     LawfulBasis, LicenseConditions, LicenseTier, MAX_SAFE_INTEGER, Manifest, ObjectEntry,
