@@ -5,6 +5,8 @@
 //! Nothing here panics: every failure is a [`Failure`] carrying its exit code and a
 //! one-line message.
 
+pub mod manifest_cli;
+
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, IsTerminal, Read, Write};

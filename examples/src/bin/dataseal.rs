@@ -75,6 +75,66 @@ enum Command {
         /// The plaintext file to write (mode 0600).
         output: PathBuf,
     },
+    /// Build, sign, verify and name signed dataset manifests.
+    Manifest {
+        #[command(subcommand)]
+        command: ManifestCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ManifestCommand {
+    /// Build the manifest of a public (unencrypted) dataset: every file of SRC_DIR hashed
+    /// (sha256) and listed in canonical order. Writes canonical JSON to stdout.
+    #[command(disable_version_flag = true)]
+    Build {
+        /// The dataset id (a-z, 0-9, '.', '-', '_').
+        #[arg(long)]
+        name: String,
+        /// The version (semantic versioning).
+        #[arg(long, value_name = "SEMVER")]
+        version: String,
+        /// Metadata to include: licence, purposes, regions, consent, provenance, ….
+        #[arg(long, value_name = "META.json")]
+        meta: Option<PathBuf>,
+        /// The dataset directory.
+        src_dir: PathBuf,
+    },
+    /// Sign a manifest (making a new DSSE envelope) or add a signature to an envelope.
+    /// Writes the envelope to stdout.
+    Sign {
+        /// The Ed25519 private key (PKCS#8 PEM).
+        #[arg(long, value_name = "signing.key")]
+        key: PathBuf,
+        /// The role this signature is made in (publisher, compliance, …).
+        #[arg(long)]
+        role: String,
+        /// A manifest or an envelope.
+        input: PathBuf,
+    },
+    /// Verify an envelope: exit 0 only if the signatures meet every threshold and, with
+    /// --against, every file matches and none is missing or extra.
+    Verify {
+        /// A trusted public key (PEM) and the role it is trusted in; repeatable.
+        #[arg(long, value_name = "KEY.pub=ROLE")]
+        trust: Vec<String>,
+        /// The number of distinct keys a role needs (default 1 for each trusted role).
+        #[arg(long, value_name = "ROLE=N")]
+        threshold: Vec<String>,
+        /// Also check this directory against the manifest.
+        #[arg(long, value_name = "SRC_DIR")]
+        against: Option<PathBuf>,
+        /// Check key validity windows at this time instead of now (RFC 3339, UTC).
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
+        /// The envelope.
+        envelope: PathBuf,
+    },
+    /// Print the manifest CID (CIDv1, dag-json, sha2-256 of the payload bytes).
+    Cid {
+        /// An envelope (or a bare manifest).
+        envelope: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -116,6 +176,94 @@ fn run(cli: Cli) -> Result<(), Failure> {
             &output,
             cli.json,
         ),
+        Command::Manifest { command } => manifest(command, cli.json),
+    }
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::io("cannot write to stdout", &e))
+}
+
+fn manifest(command: ManifestCommand, json: bool) -> Result<(), Failure> {
+    use dataseal_examples::manifest_cli as m;
+    match command {
+        ManifestCommand::Build {
+            name,
+            version,
+            meta,
+            src_dir,
+        } => {
+            let out = m::build(&name, &version, meta.as_deref(), &src_dir)?;
+            write_stdout(&out)?;
+            say(&format!(
+                "built the manifest of {} ({name}@{version})",
+                show(&src_dir)
+            ));
+            Ok(())
+        }
+        ManifestCommand::Sign { key, role, input } => {
+            let out = m::sign_cmd(&key, &role, &input)?;
+            write_stdout(&out)?;
+            say(&format!("signed {} as {role}", show(&input)));
+            Ok(())
+        }
+        ManifestCommand::Verify {
+            trust,
+            threshold,
+            against,
+            at,
+            envelope,
+        } => {
+            let (report, code) = m::verify_cmd(
+                &envelope,
+                &trust,
+                &threshold,
+                against.as_deref(),
+                at.as_deref(),
+            )?;
+            if json {
+                print_json(&report)?;
+            }
+            for t in &report.thresholds {
+                say(&format!(
+                    "role {}: {} of {} signatures",
+                    t.role, t.found, t.needed
+                ));
+            }
+            for f in &report.failures {
+                say(&format!(
+                    "FAILED {}: {}",
+                    serde_json::to_string(&f.code)
+                        .unwrap_or_default()
+                        .trim_matches('"'),
+                    f.message
+                ));
+            }
+            match (code, &report.manifest_cid) {
+                (0, Some(cid)) => {
+                    say(&format!("verified {cid}"));
+                    Ok(())
+                }
+                _ => {
+                    let first = report
+                        .failures
+                        .first()
+                        .map_or("verification failed".to_owned(), |f| f.message.clone());
+                    Err(Failure::new(if code == 0 { 1 } else { code }, first))
+                }
+            }
+        }
+        ManifestCommand::Cid { envelope } => {
+            let cid = m::cid_cmd(&envelope)?;
+            if json {
+                print_json(&serde_json::json!({ "manifest_cid": cid.to_string() }))
+            } else {
+                write_stdout(format!("{cid}\n").as_bytes())
+            }
+        }
     }
 }
 
@@ -407,4 +555,13 @@ fn decrypt(
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }
