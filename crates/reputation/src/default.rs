@@ -372,7 +372,14 @@ impl DefaultModel {
                     retention: DecayedCounts::default(),
                     disputes: DecayedCounts::default(),
                     unknown: DecayedCounts::default(),
-                    uptime: vec![Bucket { index: i64::MIN, ok: 0, all: 0 }; self.params.uptime_buckets as usize],
+                    uptime: vec![
+                        Bucket {
+                            index: i64::MIN,
+                            ok: 0,
+                            all: 0
+                        };
+                        self.params.uptime_buckets as usize
+                    ],
                     latency_forward: Forward::default(),
                     latency,
                     tier: TierTracker::default(),
@@ -425,7 +432,11 @@ impl ProviderState {
                 if decided {
                     self.tier.record(
                         t,
-                        Probe::Retrieval { ok, latency_us: e.latency_us(), bytes: e.bytes() },
+                        Probe::Retrieval {
+                            ok,
+                            latency_us: e.latency_us(),
+                            bytes: e.bytes(),
+                        },
                         &p.tiers,
                     );
                 }
@@ -438,7 +449,11 @@ impl ProviderState {
                     let slot = usize::try_from(index.rem_euclid(len.max(1))).unwrap_or(0);
                     if let Some(b) = self.uptime.get_mut(slot) {
                         if b.index < index {
-                            *b = Bucket { index, ok: 0, all: 0 };
+                            *b = Bucket {
+                                index,
+                                ok: 0,
+                                all: 0,
+                            };
                         }
                         if b.index == index {
                             b.ok += u32::from(ok);
@@ -449,10 +464,12 @@ impl ProviderState {
                 }
             }
             EventKind::RetentionChallenge => {
+                // A timed-out challenge says the provider was offline, not that it lost
+                // data: like Storj's audits of offline nodes, it does not count here.
                 let tally = match outcome {
                     Outcome::Success => Some(Tally::Success),
-                    Outcome::Unknown => None,
-                    _ => Some(Tally::Failure),
+                    Outcome::Failure | Outcome::IntegrityFailure => Some(Tally::Failure),
+                    Outcome::Timeout | Outcome::Unknown => None,
                 };
                 if let Some(tally) = tally {
                     self.retention.add(t, tally, 1.0, specs.retention);
@@ -460,7 +477,8 @@ impl ProviderState {
                 }
             }
             EventKind::DisputeOpened => {
-                self.disputes.add(t, Tally::Failure, p.dispute_opened_weight, specs.disputes);
+                self.disputes
+                    .add(t, Tally::Failure, p.dispute_opened_weight, specs.disputes);
             }
             EventKind::DisputeResolved => {
                 let tally = if ok { Tally::Success } else { Tally::Failure };
@@ -472,7 +490,11 @@ impl ProviderState {
             EventKind::Retrieval | EventKind::AvailabilityProbe | EventKind::RetentionChallenge
         );
         if is_check {
-            let tally = if decided { Tally::Success } else { Tally::Unknown };
+            let tally = if decided {
+                Tally::Success
+            } else {
+                Tally::Unknown
+            };
             self.unknown.add(t, tally, 1.0, specs.unknown);
             if decided {
                 self.checks += 1;
@@ -511,12 +533,18 @@ impl ProviderState {
             return;
         }
         let figures = self.suspending(t, p, specs);
-        let limits = [tr.suspend_retrieval_below, tr.suspend_uptime_below, tr.suspend_unknown_below];
+        let limits = [
+            tr.suspend_retrieval_below,
+            tr.suspend_uptime_below,
+            tr.suspend_unknown_below,
+        ];
         let below = figures
             .iter()
             .zip(limits)
             .any(|(f, limit)| f.is_some_and(|v| v < limit));
-        let short_of_reinstating = figures.iter().any(|f| f.is_some_and(|v| v < tr.reinstate_at));
+        let short_of_reinstating = figures
+            .iter()
+            .any(|f| f.is_some_and(|v| v < tr.reinstate_at));
         match self.standing {
             Standing::Active if below => self.standing = Standing::Suspended { since: t },
             Standing::Suspended { since } => {
@@ -530,7 +558,13 @@ impl ProviderState {
         }
     }
 
-    fn breakdown(&self, id: &ProviderId, at: Timestamp, p: &DefaultParams, specs: &Specs) -> ScoreBreakdown {
+    fn breakdown(
+        &self,
+        id: &ProviderId,
+        at: Timestamp,
+        p: &DefaultParams,
+        specs: &Specs,
+    ) -> ScoreBreakdown {
         let now = at.unix_seconds();
         let r = self.retrieval.at(now, specs.retrieval);
         let ret = self.retention.at(now, specs.retention);
@@ -574,15 +608,33 @@ impl ProviderState {
             .with_figure("retrieval.failures", r.failure)
             .with_figure("retrieval.unknown", r.unknown)
             .with_figure("uptime.probes", f64::from(all))
-            .with_figure("uptime.ratio", if all == 0 { 0.0 } else { f64::from(ok) / f64::from(all) })
+            .with_figure(
+                "uptime.ratio",
+                if all == 0 {
+                    0.0
+                } else {
+                    f64::from(ok) / f64::from(all)
+                },
+            )
             .with_figure("retention.passes", ret.success)
             .with_figure("retention.failures", ret.failure)
             .with_figure("disputes.cleared", d.success)
             .with_figure("disputes.against", d.failure)
-            .with_figure("unknown.share", if u.success + u.unknown > 0.0 { u.unknown / (u.success + u.unknown) } else { 0.0 })
+            .with_figure(
+                "unknown.share",
+                if u.success + u.unknown > 0.0 {
+                    u.unknown / (u.success + u.unknown)
+                } else {
+                    0.0
+                },
+            )
             .with_figure("checks", self.checks as f64)
             .with_figure("age_hours", age_hours);
-        for (name, v) in [("latency.p50_ms", p50), ("latency.p95_ms", p95), ("latency.p99_ms", p99)] {
+        for (name, v) in [
+            ("latency.p50_ms", p50),
+            ("latency.p95_ms", p95),
+            ("latency.p99_ms", p99),
+        ] {
             if let Some(v) = v {
                 b = b.with_figure(name, v);
             }
@@ -638,7 +690,10 @@ impl ScoringModel for DefaultModel {
             .zip(self.states.iter().cloned())
             .collect();
         providers.sort_by(|a, b| a.0.cmp(&b.0));
-        let state = State { now: self.now, providers };
+        let state = State {
+            now: self.now,
+            providers,
+        };
         Snapshot {
             model: self.model_id(),
             params: self.digest,
@@ -648,15 +703,17 @@ impl ScoringModel for DefaultModel {
 
     fn restore(&mut self, snapshot: &Snapshot) -> Result<(), Error> {
         let value = snapshot.state_for(&self.model_id(), &self.digest)?;
-        let state: State = serde_json::from_value(value.clone())
-            .map_err(|e| Error::Snapshot(e.to_string()))?;
+        let state: State =
+            serde_json::from_value(value.clone()).map_err(|e| Error::Snapshot(e.to_string()))?;
         self.now = state.now;
         self.index.clear();
         self.ids.clear();
         self.states.clear();
         for (i, (id, s)) in state.providers.into_iter().enumerate() {
             if s.uptime.len() != self.params.uptime_buckets as usize {
-                return Err(Error::Snapshot("uptime window of another length".to_owned()));
+                return Err(Error::Snapshot(
+                    "uptime window of another length".to_owned(),
+                ));
             }
             self.index.insert(id.clone(), i);
             self.ids.push(id);

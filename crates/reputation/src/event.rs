@@ -291,7 +291,9 @@ impl Event {
                         .to_owned(),
                 ));
             }
-            (EventKind::DisputeResolved, o) if !matches!(o, Outcome::Success | Outcome::Failure) => {
+            (EventKind::DisputeResolved, o)
+                if !matches!(o, Outcome::Success | Outcome::Failure) =>
+            {
                 return Err(bad(
                     "a dispute_resolved is success (provider cleared) or failure (provider at fault)"
                         .to_owned(),

@@ -2,7 +2,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod attest;
 mod bits;
+mod btfs;
 mod decay;
 mod default;
 mod error;
@@ -10,9 +12,13 @@ mod event;
 mod id;
 mod log;
 mod model;
+mod select;
+mod sim;
 mod sketch;
 mod tier;
 
+pub use attest::{PROVIDER_SCORE_PREDICATE_TYPE, ProviderAttestation, STATEMENT_TYPE};
+pub use btfs::{BtfsModel, BtfsParams};
 pub use default::{
     DefaultModel, DefaultParams, LatencyParams, SignalParams, TransitionParams, VettingParams,
 };
@@ -21,9 +27,15 @@ pub use event::{
     EVENT_SCHEMA_VERSION, Event, EventKind, OnMalformed, Outcome, ParsedEvents, SkippedLine,
     parse_events,
 };
-pub use id::{ModelId, NetworkGroup, ObserverId, ParamsDigest, Region, Sha256Digest, params_digest};
+pub use id::{
+    ModelId, NetworkGroup, ObserverId, ParamsDigest, Region, Sha256Digest, params_digest,
+};
 pub use log::{EventLog, LogHead, LogProblem};
 pub use model::{ScoreBreakdown, ScoringModel, Snapshot, Status};
+pub use select::{Candidate, Placement, choose_providers, order_for_read};
+pub use sim::{
+    Behaviour, ModelReport, ProviderGroup, Scenario, SimulationReport, baseline_models, simulate,
+};
 pub use sketch::DdSketch;
 pub use tier::{Tier, TierParams, TierRequirement};
 

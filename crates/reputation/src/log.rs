@@ -230,9 +230,8 @@ impl EventLog {
             if raw.prev != log.head.hash {
                 return Err(broken(number.saturating_sub(1).max(1), LogProblem::Edited));
             }
-            let event = Event::from_value(raw.event, number).map_err(|e| {
-                broken(number, LogProblem::Malformed(e.to_string()))
-            })?;
+            let event = Event::from_value(raw.event, number)
+                .map_err(|e| broken(number, LogProblem::Malformed(e.to_string())))?;
             let canonical = log.append(event);
             if canonical != line {
                 return Err(broken(

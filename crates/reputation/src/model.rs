@@ -148,7 +148,11 @@ impl Snapshot {
     /// # Errors
     ///
     /// [`Error::Snapshot`] on a mismatch.
-    pub fn state_for(&self, model: &ModelId, params: &ParamsDigest) -> Result<&serde_json::Value, Error> {
+    pub fn state_for(
+        &self,
+        model: &ModelId,
+        params: &ParamsDigest,
+    ) -> Result<&serde_json::Value, Error> {
         if &self.model != model {
             return Err(Error::Snapshot(format!(
                 "written by model {}, not {model}",

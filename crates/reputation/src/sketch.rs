@@ -70,7 +70,7 @@ impl DdSketch {
     ///
     /// [`Error::InvalidParams`] if `alpha` or `max_buckets` is out of range.
     pub fn new(alpha: f64, max_buckets: u32) -> Result<Self, Error> {
-        if !(alpha > 0.0 && alpha < 1.0) || max_buckets < 16 {
+        if !(0.0..1.0).contains(&alpha) || alpha == 0.0 || max_buckets < 16 {
             return Err(Error::InvalidParams(format!(
                 "sketch: alpha {alpha} must be in (0, 1) and max_buckets {max_buckets} at least 16"
             )));
@@ -149,7 +149,8 @@ impl DdSketch {
                         .offset
                         .saturating_add(i32::try_from(shift).unwrap_or(i32::MAX));
                 }
-                let need = usize::try_from(i64::from(key) - i64::from(self.offset)).unwrap_or(0) + 1;
+                let need =
+                    usize::try_from(i64::from(key) - i64::from(self.offset)).unwrap_or(0) + 1;
                 if self.buckets.len() < need {
                     self.buckets.resize(need, 0.0);
                 }

@@ -108,7 +108,10 @@ impl TierParams {
         if self.window_seconds == 0 || self.promote_after == 0 || self.demote_after == 0 {
             return bad("window_seconds, promote_after and demote_after must be positive");
         }
-        if !((0.0..1.0).contains(&self.keep_margin) && self.keep_slack >= 0.0 && self.keep_slack.is_finite()) {
+        if !((0.0..1.0).contains(&self.keep_margin)
+            && self.keep_slack >= 0.0
+            && self.keep_slack.is_finite())
+        {
             return bad("keep_margin must be in [0, 1) and keep_slack finite and >= 0");
         }
         for r in [&self.cold_archive, &self.standard, &self.high_throughput] {
@@ -117,7 +120,11 @@ impl TierParams {
                 return bad("minimum ratios must be in [0, 1]");
             }
             let bounds = [r.max_p95_latency_ms, r.min_median_throughput_mib_s];
-            if bounds.iter().flatten().any(|x| !(x.is_finite() && *x >= 0.0)) {
+            if bounds
+                .iter()
+                .flatten()
+                .any(|x| !(x.is_finite() && *x >= 0.0))
+            {
                 return bad("latency and throughput bounds must be finite and >= 0");
             }
         }
@@ -157,11 +164,19 @@ pub(crate) struct WindowFigures {
 pub(crate) enum Probe {
     Availability(bool),
     Retention(bool),
-    Retrieval { ok: bool, latency_us: Option<u64>, bytes: Option<u64> },
+    Retrieval {
+        ok: bool,
+        latency_us: Option<u64>,
+        bytes: Option<u64>,
+    },
 }
 
 fn ratio(ok: u32, all: u32) -> f64 {
-    if all == 0 { 1.0 } else { f64::from(ok) / f64::from(all) }
+    if all == 0 {
+        1.0
+    } else {
+        f64::from(ok) / f64::from(all)
+    }
 }
 
 impl WindowFigures {
@@ -175,7 +190,11 @@ impl WindowFigures {
                 self.challenges += 1;
                 self.challenges_ok += u32::from(ok);
             }
-            Probe::Retrieval { ok, latency_us, bytes } => {
+            Probe::Retrieval {
+                ok,
+                latency_us,
+                bytes,
+            } => {
                 self.retrievals += 1;
                 if !ok {
                     return;
@@ -190,7 +209,8 @@ impl WindowFigures {
                         (Some(_), None) => (false, false),
                         (None, _) => (true, true),
                     };
-                    if let (Some(f), Some(r)) = (self.fast.get_mut(i), self.fast_relaxed.get_mut(i)) {
+                    if let (Some(f), Some(r)) = (self.fast.get_mut(i), self.fast_relaxed.get_mut(i))
+                    {
                         *f += u32::from(fast);
                         *r += u32::from(relaxed);
                     }
@@ -199,8 +219,13 @@ impl WindowFigures {
                     self.timed += 1;
                     let mib_s = (b as f64 / 1_048_576.0) / (us.max(1) as f64 / 1e6);
                     for (i, tier) in Tier::ALL.into_iter().enumerate() {
-                        let bound = params.requirement(tier).min_median_throughput_mib_s.unwrap_or(0.0);
-                        if let (Some(q), Some(r)) = (self.quick.get_mut(i), self.quick_relaxed.get_mut(i)) {
+                        let bound = params
+                            .requirement(tier)
+                            .min_median_throughput_mib_s
+                            .unwrap_or(0.0);
+                        if let (Some(q), Some(r)) =
+                            (self.quick.get_mut(i), self.quick_relaxed.get_mut(i))
+                        {
                             *q += u32::from(mib_s >= bound);
                             *r += u32::from(mib_s >= bound / slack);
                         }
@@ -217,13 +242,26 @@ impl WindowFigures {
         let ratio_ok = |min: Option<f64>, ok: u32, all: u32| {
             min.is_none_or(|m| all > 0 && ratio(ok, all) >= m - margin)
         };
-        let fast = if relaxed { self.fast_relaxed.get(i) } else { self.fast.get(i) };
-        let quick = if relaxed { self.quick_relaxed.get(i) } else { self.quick.get(i) };
+        let fast = if relaxed {
+            self.fast_relaxed.get(i)
+        } else {
+            self.fast.get(i)
+        };
+        let quick = if relaxed {
+            self.quick_relaxed.get(i)
+        } else {
+            self.quick.get(i)
+        };
         ratio_ok(req.min_uptime, self.probes_ok, self.probes)
-            && ratio_ok(req.min_retrieval_success, self.retrievals_ok, self.retrievals)
+            && ratio_ok(
+                req.min_retrieval_success,
+                self.retrievals_ok,
+                self.retrievals,
+            )
             && ratio_ok(req.min_retention, self.challenges_ok, self.challenges)
             && req.max_p95_latency_ms.is_none_or(|_| {
-                self.retrievals_ok > 0 && ratio(fast.copied().unwrap_or(0), self.retrievals_ok) >= 0.95
+                self.retrievals_ok > 0
+                    && ratio(fast.copied().unwrap_or(0), self.retrievals_ok) >= 0.95
             })
             && req.min_median_throughput_mib_s.is_none_or(|_| {
                 self.timed > 0 && ratio(quick.copied().unwrap_or(0), self.timed) >= 0.5
@@ -231,7 +269,10 @@ impl WindowFigures {
     }
 
     fn best(&self, params: &TierParams, relaxed: bool) -> Option<Tier> {
-        Tier::ALL.into_iter().rev().find(|t| self.meets(*t, params, relaxed))
+        Tier::ALL
+            .into_iter()
+            .rev()
+            .find(|t| self.meets(*t, params, relaxed))
     }
 }
 
@@ -270,7 +311,11 @@ impl TierTracker {
         let strict = figures.best(params, false);
         if strict > self.current {
             self.up_streak += 1;
-            self.up_to = if self.up_streak == 1 { strict } else { self.up_to.min(strict) };
+            self.up_to = if self.up_streak == 1 {
+                strict
+            } else {
+                self.up_to.min(strict)
+            };
             if self.up_streak >= params.promote_after {
                 self.current = self.up_to;
                 self.up_streak = 0;

@@ -39,17 +39,50 @@ fn every_field_round_trips_in_schema_order() {
 #[test]
 fn malformed_lines_are_reported_with_their_line_number() {
     let cases: &[(&str, &str)] = &[
-        (r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"availability_probe","outcome":"success","extra":1}"#, "unknown field"),
-        (r#"{"v":2,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"availability_probe","outcome":"success"}"#, "schema version 2"),
-        (r#"{"v":1,"time":"2026-11-21 05:00:00","observer":"o","provider":"p","kind":"availability_probe","outcome":"success"}"#, "timestamp"),
-        (r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"has space","kind":"availability_probe","outcome":"success"}"#, "provider id"),
-        (r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"ping","outcome":"success"}"#, "unknown variant"),
-        (r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"availability_probe","outcome":"ok"}"#, "unknown variant"),
-        (r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"availability_probe","outcome":"success","verified":true}"#, "only a retrieval"),
-        (r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"dispute_opened","outcome":"success"}"#, "dispute_opened"),
-        (r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"dispute_resolved","outcome":"timeout"}"#, "dispute_resolved"),
-        (r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"retrieval","outcome":"success","latency_us":-1}"#, "invalid value"),
-        (r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"retrieval"}"#, "missing field"),
+        (
+            r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"availability_probe","outcome":"success","extra":1}"#,
+            "unknown field",
+        ),
+        (
+            r#"{"v":2,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"availability_probe","outcome":"success"}"#,
+            "schema version 2",
+        ),
+        (
+            r#"{"v":1,"time":"2026-11-21 05:00:00","observer":"o","provider":"p","kind":"availability_probe","outcome":"success"}"#,
+            "timestamp",
+        ),
+        (
+            r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"has space","kind":"availability_probe","outcome":"success"}"#,
+            "provider id",
+        ),
+        (
+            r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"ping","outcome":"success"}"#,
+            "unknown variant",
+        ),
+        (
+            r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"availability_probe","outcome":"ok"}"#,
+            "unknown variant",
+        ),
+        (
+            r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"availability_probe","outcome":"success","verified":true}"#,
+            "only a retrieval",
+        ),
+        (
+            r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"dispute_opened","outcome":"success"}"#,
+            "dispute_opened",
+        ),
+        (
+            r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"dispute_resolved","outcome":"timeout"}"#,
+            "dispute_resolved",
+        ),
+        (
+            r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"retrieval","outcome":"success","latency_us":-1}"#,
+            "invalid value",
+        ),
+        (
+            r#"{"v":1,"time":"2026-11-21T05:00:00Z","observer":"o","provider":"p","kind":"retrieval"}"#,
+            "missing field",
+        ),
         ("", "empty line"),
         ("[1,2]", "invalid type"),
     ];
@@ -77,13 +110,25 @@ fn skipping_counts_every_bad_line_and_keeps_order() {
 
 #[test]
 fn unverified_successful_reads_count_as_unknown() {
-    let e = Event::new(ts(0), "o".parse().unwrap(), pid("p"), EventKind::Retrieval, Outcome::Success);
+    let e = Event::new(
+        ts(0),
+        "o".parse().unwrap(),
+        pid("p"),
+        EventKind::Retrieval,
+        Outcome::Success,
+    );
     assert!(!e.is_verified_success());
     assert_eq!(e.effective_outcome(), Outcome::Unknown);
     assert!(
-        Event::new(ts(0), "o".parse().unwrap(), pid("p"), EventKind::AvailabilityProbe, Outcome::Success)
-            .verified()
-            .is_err()
+        Event::new(
+            ts(0),
+            "o".parse().unwrap(),
+            pid("p"),
+            EventKind::AvailabilityProbe,
+            Outcome::Success
+        )
+        .verified()
+        .is_err()
     );
 }
 
@@ -113,13 +158,22 @@ fn an_intact_log_verifies_and_extends_its_old_head() {
     let (log, text) = sample_log();
     let back = EventLog::verify(&text, Some(&log.head())).unwrap();
     assert_eq!(back, log);
-    assert_eq!(EventLog::verify(&text, None).unwrap().events(), log.events());
+    assert_eq!(
+        EventLog::verify(&text, None).unwrap().events(),
+        log.events()
+    );
     let mut grown = log.clone();
     let old = grown.head();
     let line = grown.append(probe(99_999, "p", true));
     let text2 = format!("{text}{line}\n");
-    assert_eq!(EventLog::verify(&text2, Some(&old)).unwrap().head(), grown.head());
-    assert_eq!(EventLog::verify("", Some(&LogHead::EMPTY)).unwrap().head(), LogHead::EMPTY);
+    assert_eq!(
+        EventLog::verify(&text2, Some(&old)).unwrap().head(),
+        grown.head()
+    );
+    assert_eq!(
+        EventLog::verify("", Some(&LogHead::EMPTY)).unwrap().head(),
+        LogHead::EMPTY
+    );
 }
 
 #[test]

@@ -22,26 +22,47 @@ pub fn pid(s: &str) -> ProviderId {
 }
 
 pub fn ev(at: i64, provider: &str, kind: EventKind, outcome: Outcome) -> Event {
-    let e = Event::new(ts(at), "observer-1".parse().unwrap(), pid(provider), kind, outcome);
+    let e = Event::new(
+        ts(at),
+        "observer-1".parse().unwrap(),
+        pid(provider),
+        kind,
+        outcome,
+    );
     if kind == EventKind::Retrieval && outcome == Outcome::Success {
-        e.verified().unwrap().with_latency_us(80_000).with_bytes(1 << 20)
+        e.verified()
+            .unwrap()
+            .with_latency_us(80_000)
+            .with_bytes(1 << 20)
     } else {
         e
     }
 }
 
 pub fn probe(at: i64, provider: &str, ok: bool) -> Event {
-    let o = if ok { Outcome::Success } else { Outcome::Timeout };
+    let o = if ok {
+        Outcome::Success
+    } else {
+        Outcome::Timeout
+    };
     ev(at, provider, EventKind::AvailabilityProbe, o)
 }
 
 pub fn read(at: i64, provider: &str, ok: bool) -> Event {
-    let o = if ok { Outcome::Success } else { Outcome::Failure };
+    let o = if ok {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    };
     ev(at, provider, EventKind::Retrieval, o)
 }
 
 pub fn challenge(at: i64, provider: &str, ok: bool) -> Event {
-    let o = if ok { Outcome::Success } else { Outcome::Failure };
+    let o = if ok {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    };
     ev(at, provider, EventKind::RetentionChallenge, o)
 }
 
