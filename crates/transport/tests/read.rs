@@ -1,0 +1,297 @@
+//! The verified multi-store reader, the resumable writer and the fault-injecting wrapper.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dataseal_transport::conformance::pattern;
+use dataseal_transport::{
+    Block, Cid, Error, FailureKind, Faults, FaultyStore, ImportParams, MemoryStore, Profile,
+    Transport, VerifiedRead, import_bytes, upload,
+};
+
+const C: usize = 1024;
+
+fn params() -> ImportParams {
+    ImportParams::new(Profile::V1RawLeaves, C as u64).unwrap()
+}
+
+async fn store_with(data: &[u8]) -> (Arc<MemoryStore>, Cid) {
+    let store = Arc::new(MemoryStore::new());
+    let root = store.add(&mut &data[..], &params()).await.unwrap();
+    (store, root)
+}
+
+#[tokio::test]
+async fn a_store_dying_mid_read_fails_over_with_exact_output() {
+    let data = pattern(20 * C + 5, 1);
+    let (good, root) = store_with(&data).await;
+    // Serves the root and four leaves, then dies.
+    let dying = FaultyStore::new(good.clone(), Faults::new().dead_after(5));
+    let stores: Vec<Box<dyn Transport>> = vec![Box::new(dying), Box::new(good.clone())];
+    let mut read = VerifiedRead::new(root);
+    let mut out = Vec::new();
+    read.run(&stores, &mut out).await.unwrap();
+    assert_eq!(out, data);
+    let from_first = read.served().iter().filter(|s| s.store == 0).count();
+    assert_eq!(from_first, 5);
+    assert_eq!(read.served().len(), 22);
+    // The dead store was asked once more, then demoted for the rest of the run.
+    assert_eq!(read.failures().len(), 1);
+    assert_eq!(read.failures()[0].kind, FailureKind::Unavailable);
+}
+
+#[tokio::test]
+async fn a_store_killed_during_a_read_is_demoted() {
+    let data = pattern(8 * C, 2);
+    let (good, root) = store_with(&data).await;
+    let flaky = Arc::new(FaultyStore::new(good.clone(), Faults::new()));
+    flaky.set_dead(true);
+    let stores: Vec<Arc<dyn Transport>> = vec![flaky.clone(), good.clone()];
+    let mut out = Vec::new();
+    let mut read = VerifiedRead::new(root);
+    read.run(&stores, &mut out).await.unwrap();
+    assert_eq!(out, data);
+    assert_eq!(flaky.calls(), 1, "a dead store is asked once per run");
+    flaky.set_dead(false);
+    let mut again = VerifiedRead::new(root);
+    let mut out = Vec::new();
+    again.run(&stores, &mut out).await.unwrap();
+    assert!(again.served().iter().all(|s| s.store == 0));
+}
+
+#[tokio::test]
+async fn a_failed_read_resumes_where_it_stopped() {
+    let data = pattern(10 * C + 1, 3);
+    let (good, root) = store_with(&data).await;
+    let dying = FaultyStore::new(good.clone(), Faults::new().dead_after(4));
+    let mut read = VerifiedRead::range(root, 100, 9 * C as u64);
+    let mut out = Vec::new();
+    let err = read.run(&[&dying], &mut out).await.unwrap_err();
+    assert!(matches!(err, Error::Unavailable(_)), "{err}");
+    assert!(!read.is_done());
+    // The root and three leaves were served: everything written is correct.
+    assert_eq!(read.position(), 3 * C as u64);
+    assert_eq!(out, data[100..3 * C]);
+    assert_eq!(read.written(), out.len() as u64);
+
+    read.run(&[good.as_ref()], &mut out).await.unwrap();
+    assert!(read.is_done());
+    assert_eq!(out, data[100..100 + 9 * C]);
+    // Resuming fetched the root again and only the leaves still needed.
+    let after: Vec<_> = read.served()[4..].iter().map(|s| s.cid).collect();
+    assert_eq!(after.len(), 1 + 7);
+    assert_eq!(after[0], root);
+    // Running a finished read again writes nothing.
+    read.run(&[good.as_ref()], &mut out).await.unwrap();
+    assert_eq!(out.len(), 9 * C);
+}
+
+#[tokio::test]
+async fn every_store_failing_is_exhausted_naming_the_block() {
+    let data = pattern(3 * C, 4);
+    let (good, root) = store_with(&data).await;
+    let file = import_bytes(&data, &params());
+    let leaf = *file.blocks[1].cid();
+    let partial = MemoryStore::new();
+    for block in &file.blocks {
+        if *block.cid() != leaf {
+            partial.put(block).await.unwrap();
+        }
+    }
+    let stores: Vec<Box<dyn Transport>> = vec![Box::new(partial), Box::new(MemoryStore::new())];
+    let mut out = Vec::new();
+    let err = VerifiedRead::new(root)
+        .run(&stores, &mut out)
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Exhausted { cid, failures } => {
+            assert_eq!(*cid, leaf, "the first store lacks only this leaf");
+            assert_eq!(failures.len(), 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!err.is_integrity());
+    assert!(err.to_string().contains("store 0") && err.to_string().contains("store 1"));
+
+    // Both stores lie: an integrity failure.
+    let stores: Vec<Box<dyn Transport>> = vec![
+        Box::new(FaultyStore::new(
+            good.clone(),
+            Faults::new().corrupt_every(1),
+        )),
+        Box::new(FaultyStore::new(
+            good.clone(),
+            Faults::new().corrupt_every(1),
+        )),
+    ];
+    let err = VerifiedRead::new(root)
+        .run(&stores, &mut Vec::new())
+        .await
+        .unwrap_err();
+    assert!(err.is_integrity(), "{err}");
+    let no_stores: Vec<Box<dyn Transport>> = Vec::new();
+    assert!(matches!(
+        VerifiedRead::new(root)
+            .run(&no_stores, &mut Vec::new())
+            .await,
+        Err(Error::Exhausted { .. })
+    ));
+}
+
+/// Builds a dag-pb file node by hand (links with empty names), for lying DAGs.
+fn node(children: &[(Cid, u64)], blocksizes: &[u64], filesize: u64) -> Block {
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    fn field(key: u8, bytes: &[u8], out: &mut Vec<u8>) {
+        out.push(key);
+        varint(bytes.len() as u64, out);
+        out.extend_from_slice(bytes);
+    }
+    let mut unixfs = vec![0x08, 0x02, 0x18];
+    varint(filesize, &mut unixfs);
+    for size in blocksizes {
+        unixfs.push(0x20);
+        varint(*size, &mut unixfs);
+    }
+    let mut out = Vec::new();
+    for (cid, tsize) in children {
+        let mut link = Vec::new();
+        field(0x0a, &cid.to_bytes(), &mut link);
+        field(0x12, b"", &mut link);
+        link.push(0x18);
+        varint(*tsize, &mut link);
+        field(0x12, &link, &mut out);
+    }
+    field(0x0a, &unixfs, &mut out);
+    let digest = Cid::raw_sha256(&out).sha256_digest();
+    Block::new(Cid::v1_from_sha256(0x70, digest), out).unwrap()
+}
+
+#[tokio::test]
+async fn a_dag_lying_about_sizes_cannot_shift_bytes() {
+    let store = MemoryStore::new();
+    let a = Block::raw(&b"abcd"[..]);
+    let b = Block::raw(&b"efghij"[..]);
+    store.put(&a).await.unwrap();
+    store.put(&b).await.unwrap();
+    let honest = node(&[(*a.cid(), 4), (*b.cid(), 6)], &[4, 6], 10);
+    let lying = node(&[(*a.cid(), 4), (*b.cid(), 6)], &[5, 5], 10);
+    store.put(&honest).await.unwrap();
+    store.put(&lying).await.unwrap();
+    let mut out = Vec::new();
+    store.cat(honest.cid(), &mut out).await.unwrap();
+    assert_eq!(out, b"abcdefghij");
+    let mut out = Vec::new();
+    let err = store.cat(lying.cid(), &mut out).await.unwrap_err();
+    assert!(matches!(err, Error::Malformed { .. }), "{err}");
+    // A range that starts inside the second child.
+    let mut read = VerifiedRead::range(*honest.cid(), 5, 3);
+    let mut out = Vec::new();
+    read.run(&[&store], &mut out).await.unwrap();
+    assert_eq!(out, b"fgh");
+    assert_eq!(read.served().len(), 2, "the first leaf is not fetched");
+}
+
+#[tokio::test]
+async fn upload_sends_only_what_is_missing_and_resumes() {
+    let data = pattern(200 * C + 3, 5);
+    let (local, root) = store_with(&data).await;
+    let total = import_bytes(&data, &params()).blocks.len() as u64;
+    let remote = Arc::new(MemoryStore::new());
+    // The remote dies part-way through.
+    let dying = FaultyStore::new(remote.clone(), Faults::new().dead_after(150));
+    assert!(matches!(
+        upload(local.as_ref(), &dying, &root).await,
+        Err(Error::Unavailable(_))
+    ));
+    let arrived = remote.len() as u64;
+    assert!(arrived > 0 && arrived < total);
+    // Children go before parents: the root is not there yet.
+    assert!(!remote.has(&root).await.unwrap());
+    let report = upload(local.as_ref(), remote.as_ref(), &root)
+        .await
+        .unwrap();
+    assert_eq!(report.uploaded, total - arrived);
+    assert_eq!(report.skipped, arrived);
+    remote.pin(&root).await.unwrap();
+    let mut out = Vec::new();
+    remote.cat(&root, &mut out).await.unwrap();
+    assert_eq!(out, data);
+}
+
+#[tokio::test]
+async fn add_again_sends_only_what_is_missing() {
+    let data = pattern(10 * C, 6);
+    let inner = Arc::new(MemoryStore::new());
+    let counting = FaultyStore::new(inner.clone(), Faults::new());
+    counting.add(&mut &data[..], &params()).await.unwrap();
+    let first = counting.calls();
+    assert_eq!(first, 2 * 11, "one has and one put per block");
+    counting.add(&mut &data[..], &params()).await.unwrap();
+    assert_eq!(counting.calls() - first, 11, "only has the second time");
+}
+
+#[tokio::test]
+async fn faults_are_deterministic() {
+    let inner = Arc::new(MemoryStore::new());
+    let block = Block::raw(&b"x"[..]);
+    inner.put(&block).await.unwrap();
+
+    let dropping = FaultyStore::new(inner.clone(), Faults::new().drop_every(2));
+    assert!(dropping.has(block.cid()).await.unwrap()); // call 1
+    assert!(!dropping.has(block.cid()).await.unwrap()); // call 2: dropped
+    assert!(dropping.get(block.cid()).await.is_ok()); // call 3
+    assert!(matches!(
+        dropping.get(block.cid()).await,
+        Err(Error::NotFound(_))
+    )); // call 4
+    let lost = Block::raw(&b"lost write"[..]);
+    dropping.put(&lost).await.unwrap(); // call 5
+    dropping.put(&lost).await.unwrap(); // call 6: dropped, but already stored
+    let lost2 = Block::raw(&b"lost write 2"[..]);
+    dropping.put(&lost2).await.unwrap(); // call 7
+    let lost3 = Block::raw(&b"lost write 3"[..]);
+    dropping.put(&lost3).await.unwrap(); // call 8: silently lost
+    assert!(inner.has(lost2.cid()).await.unwrap());
+    assert!(!inner.has(lost3.cid()).await.unwrap());
+
+    let failing = FaultyStore::new(inner.clone(), Faults::new().fail_every(3));
+    let results: Vec<bool> = futures_results(&failing, &block, 6).await;
+    assert_eq!(results, [true, true, false, true, true, false]);
+
+    let corrupting = FaultyStore::new(inner.clone(), Faults::new().corrupt_every(1));
+    let bytes = corrupting.get(block.cid()).await.unwrap();
+    assert_ne!(&bytes, block.data());
+    let empty = Block::raw(Vec::new());
+    inner.put(&empty).await.unwrap();
+    assert_eq!(corrupting.get(empty.cid()).await.unwrap().len(), 1);
+
+    let dead = FaultyStore::new(inner.clone(), Faults::new().dead_after(0));
+    assert!(matches!(dead.pins().await, Err(Error::Unavailable(_))));
+
+    let slow = FaultyStore::new(inner.clone(), Faults::new().delay(Duration::from_millis(1)));
+    assert!(slow.has(block.cid()).await.unwrap());
+    assert_eq!(slow.inner().len(), inner.len());
+}
+
+async fn futures_results<T: Transport>(store: &T, block: &Block, n: usize) -> Vec<bool> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(store.get(block.cid()).await.is_ok());
+    }
+    out
+}
