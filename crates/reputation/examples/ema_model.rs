@@ -33,6 +33,7 @@ struct EmaParams {
 
 /// The model: per provider, the moving average and how many checks it has seen.
 struct EmaModel {
+    id: ModelId,
     params: EmaParams,
     digest: ParamsDigest,
     averages: BTreeMap<ProviderId, (f64, u64)>,
@@ -53,8 +54,7 @@ impl EmaModel {
 
 impl ScoringModel for EmaModel {
     fn model_id(&self) -> ModelId {
-        // A valid literal id; a model with an invalid id would be a programming error.
-        "ema-success/1".parse().unwrap_or_else(|_| unreachable!())
+        self.id.clone()
     }
 
     fn params_digest(&self) -> ParamsDigest {
@@ -138,7 +138,7 @@ impl ScoringModel for EmaModel {
 }
 
 fn main() -> Result<(), Error> {
-    print!("{}\n", SimulationReport::CSV_HEADER);
+    println!("{}", SimulationReport::CSV_HEADER);
     for name in Scenario::builtin_names() {
         let scenario = Scenario::builtin(name)?;
         let mut models = baseline_models()?;
