@@ -5,6 +5,8 @@
 mod diff;
 mod dir;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod path;
 mod report;
 mod schema;
