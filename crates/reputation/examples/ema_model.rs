@@ -44,6 +44,7 @@ impl EmaModel {
     fn new(params: EmaParams) -> Result<Self, Error> {
         let digest = params_digest(&params)?;
         Ok(Self {
+            id: "ema-success/1".parse()?,
             params,
             digest,
             averages: BTreeMap::new(),

@@ -45,10 +45,10 @@ pub struct ProviderAttestation {
     pub status: Status,
     /// The tier label, if the model assigns one.
     pub tier: Option<Tier>,
-    /// The first event time the score covers.
-    pub window_start: Timestamp,
     /// The time the score is for.
     pub window_end: Timestamp,
+    /// The first event time the score covers.
+    pub window_start: Timestamp,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -125,8 +125,8 @@ impl ProviderAttestation {
             score_micro: micro_unit(breakdown.score()),
             status: breakdown.status(),
             tier: breakdown.tier(),
-            window_start,
             window_end: breakdown.at(),
+            window_start,
         };
         a.check().map_err(Error::InvalidParams)?;
         Ok(a)

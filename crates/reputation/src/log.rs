@@ -13,17 +13,17 @@ use crate::{Error, Event, Sha256Digest};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogHead {
-    /// Number of records.
-    pub len: u64,
     /// SHA-256 of the last record's line (without its newline).
     pub hash: Sha256Digest,
+    /// Number of records.
+    pub len: u64,
 }
 
 impl LogHead {
     /// The head of an empty log.
     pub const EMPTY: Self = Self {
-        len: 0,
         hash: Sha256Digest::ZERO,
+        len: 0,
     };
 }
 
