@@ -6,6 +6,7 @@
 //! one-line message.
 
 pub mod manifest_cli;
+pub mod providers_cli;
 
 use std::fmt;
 use std::fs::{self, File};

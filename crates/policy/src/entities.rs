@@ -1,0 +1,468 @@
+//! The entity store: principals, groups, roles, collections and datasets, and dataset
+//! versions built only from verified manifests.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use cedar_policy::{Entities, Entity, EntityUid, RestrictedExpression};
+use dataseal_base::dsse::{Envelope, TrustPolicy};
+use dataseal_base::{DatasetId, Role, Timestamp, VerifyingKey};
+use dataseal_manifest::{Manifest, VerifiedManifest};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{PolicyEngine, Types, digest_hex};
+use crate::{CollectionId, EntityRef, Error, GroupId, ServiceAccountId, UserId};
+
+/// The lifecycle state of a dataset version, kept beside its manifest (which never
+/// changes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VersionState {
+    /// Frozen as evidence.
+    #[serde(default)]
+    pub legal_hold: bool,
+    /// Withdrawn.
+    #[serde(default)]
+    pub revoked: bool,
+    /// Failed or awaiting validation.
+    #[serde(default)]
+    pub quarantined: bool,
+    /// Keys destroyed.
+    #[serde(default)]
+    pub erased: bool,
+}
+
+/// What the registry knows of a version beyond its manifest: who owns it, which
+/// organisation, who uploaded it, and its state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VersionRecord {
+    /// The data owner.
+    pub owner: UserId,
+    /// The owning organisation.
+    pub organisation: GroupId,
+    /// Who uploaded it.
+    pub uploader: UserId,
+    /// Its lifecycle state.
+    #[serde(default)]
+    pub state: VersionState,
+}
+
+/// The entities a decision reads, with a hash naming them in audit records. Built once
+/// per change with [`EntityStoreBuilder`]; immutable afterwards.
+#[derive(Debug, Clone)]
+pub struct EntityStore {
+    entities: Entities,
+    hash: String,
+}
+
+impl EntityStore {
+    /// A builder for the engine's schema.
+    #[must_use]
+    pub fn builder(engine: &PolicyEngine) -> EntityStoreBuilder<'_> {
+        EntityStoreBuilder {
+            engine,
+            entities: HashMap::new(),
+        }
+    }
+
+    /// Parses an entities document (see the README: directory entities in Cedar's JSON
+    /// form, trusted manifest keys, and dataset versions as signed manifest envelopes
+    /// with their records), verifying every envelope at `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Entities`] naming what is malformed; [`Error::Manifest`] for an envelope
+    /// that does not verify.
+    pub fn from_document(
+        engine: &PolicyEngine,
+        bytes: &[u8],
+        now: Timestamp,
+    ) -> Result<Self, Error> {
+        let doc: EntitiesDocument = serde_json::from_slice(bytes)
+            .map_err(|e| Error::Entities(format!("entities document: {e}")))?;
+        let mut builder = Self::builder(engine);
+        for (i, value) in doc.entities.into_iter().enumerate() {
+            builder
+                .add_json(value)
+                .map_err(|e| Error::Entities(format!("entities[{i}]: {e}")))?;
+        }
+        if !doc.versions.is_empty() {
+            let mut policy = TrustPolicy::new();
+            for (i, t) in doc.trust.iter().enumerate() {
+                let key = VerifyingKey::from_spki_pem(&t.public_key)
+                    .map_err(|e| Error::Entities(format!("trust[{i}].publicKey: {e}")))?;
+                policy = policy.trust(key, t.role.clone());
+            }
+            for (role, n) in doc.thresholds {
+                policy = policy.threshold(role, n);
+            }
+            for (i, v) in doc.versions.into_iter().enumerate() {
+                let json = serde_json::to_vec(&v.envelope)
+                    .map_err(|e| Error::Entities(format!("versions[{i}].envelope: {e}")))?;
+                let envelope = Envelope::from_json(&json)
+                    .map_err(|e| Error::Entities(format!("versions[{i}].envelope: {e}")))?;
+                let manifest = dataseal_manifest::verify_envelope(&envelope, &policy, now)?;
+                builder.add_version(&manifest, &v.record)?;
+            }
+        }
+        builder.build()
+    }
+
+    /// The Cedar entities.
+    #[must_use]
+    pub fn entities(&self) -> &Entities {
+        &self.entities
+    }
+
+    /// SHA-256 (hex) of the entities in a canonical JSON form.
+    #[must_use]
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// How many entities (actions excluded).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entities.len()
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entities.is_empty()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct EntitiesDocument {
+    #[serde(default)]
+    entities: Vec<serde_json::Value>,
+    #[serde(default)]
+    trust: Vec<TrustEntry>,
+    #[serde(default)]
+    thresholds: BTreeMap<Role, usize>,
+    #[serde(default)]
+    versions: Vec<VersionDocument>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TrustEntry {
+    public_key: String,
+    role: Role,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct VersionDocument {
+    envelope: serde_json::Value,
+    #[serde(flatten)]
+    record: VersionRecord,
+}
+
+/// Collects entities, then validates them against the schema and computes the
+/// hierarchy once ([`EntityStoreBuilder::build`]).
+#[derive(Debug)]
+pub struct EntityStoreBuilder<'e> {
+    engine: &'e PolicyEngine,
+    entities: HashMap<EntityUid, Entity>,
+}
+
+fn attr_entity(types: &Types, r: &EntityRef) -> RestrictedExpression {
+    RestrictedExpression::new_entity_uid(types.entity(r))
+}
+
+fn string(s: &str) -> RestrictedExpression {
+    RestrictedExpression::new_string(s.to_owned())
+}
+
+/// The kebab-case JSON name of a manifest enum value (`research-only`).
+fn enum_name<T: Serialize>(value: &T) -> Result<String, Error> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        _ => Err(Error::Entities("cannot name a manifest value".to_owned())),
+    }
+}
+
+/// The end of retention: the earlier of `until` and `created + durationDays`.
+fn retention_end(m: &Manifest) -> Option<i64> {
+    let r = m.retention.as_ref()?;
+    let by_duration = r.duration_days.map(|d| {
+        m.created
+            .saturating_add_seconds(i64::from(d).saturating_mul(86_400))
+            .unix_seconds()
+    });
+    let until = r.until.map(Timestamp::unix_seconds);
+    match (until, by_duration) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl EntityStoreBuilder<'_> {
+    fn insert(&mut self, entity: Entity) -> Result<(), Error> {
+        let uid = entity.uid();
+        if self.entities.contains_key(&uid) {
+            return Err(Error::Entities(format!("{uid} is defined twice")));
+        }
+        self.entities.insert(uid, entity);
+        Ok(())
+    }
+
+    fn parents(&self, of: &[EntityRef]) -> HashSet<EntityUid> {
+        of.iter().map(|r| self.engine.types().entity(r)).collect()
+    }
+
+    fn with_attrs(
+        &mut self,
+        uid: EntityUid,
+        attrs: Vec<(&str, RestrictedExpression)>,
+        parents: HashSet<EntityUid>,
+    ) -> Result<(), Error> {
+        let attrs: HashMap<String, RestrictedExpression> =
+            attrs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let entity =
+            Entity::new(uid, attrs, parents).map_err(|e| Error::Entities(e.to_string()))?;
+        self.insert(entity)
+    }
+
+    /// A role (`Dataseal::Role`). Roles named only as parents need not be added.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Entities`] if it is already defined.
+    pub fn add_role(&mut self, role: &Role) -> Result<&mut Self, Error> {
+        let uid = self.engine.types().entity(&EntityRef::Role(role.clone()));
+        self.insert(Entity::new_no_attrs(uid, HashSet::new()))?;
+        Ok(self)
+    }
+
+    /// A group, member of other groups and roles.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Entities`] if it is already defined.
+    pub fn add_group(&mut self, id: &GroupId, member_of: &[EntityRef]) -> Result<&mut Self, Error> {
+        let uid = self.engine.types().entity(&EntityRef::Group(id.clone()));
+        let parents = self.parents(member_of);
+        self.with_attrs(uid, vec![("name", string(id.as_str()))], parents)?;
+        Ok(self)
+    }
+
+    /// A person, member of groups and roles.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Entities`] if it is already defined.
+    pub fn add_user(&mut self, id: &UserId, member_of: &[EntityRef]) -> Result<&mut Self, Error> {
+        let uid = self.engine.types().entity(&EntityRef::User(id.clone()));
+        let parents = self.parents(member_of);
+        self.with_attrs(uid, Vec::new(), parents)?;
+        Ok(self)
+    }
+
+    /// A service account owned by a person, member of groups and roles.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Entities`] if it is already defined.
+    pub fn add_service_account(
+        &mut self,
+        id: &ServiceAccountId,
+        owner: &UserId,
+        member_of: &[EntityRef],
+    ) -> Result<&mut Self, Error> {
+        let types = self.engine.types();
+        let uid = types.entity(&EntityRef::ServiceAccount(id.clone()));
+        let owner = attr_entity(types, &EntityRef::User(owner.clone()));
+        let parents = self.parents(member_of);
+        self.with_attrs(uid, vec![("owner", owner)], parents)?;
+        Ok(self)
+    }
+
+    /// A collection, inside other collections.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Entities`] if it is already defined.
+    pub fn add_collection(
+        &mut self,
+        id: &CollectionId,
+        owner: &UserId,
+        inside: &[CollectionId],
+    ) -> Result<&mut Self, Error> {
+        let types = self.engine.types();
+        let uid = types.entity(&EntityRef::Collection(id.clone()));
+        let owner = attr_entity(types, &EntityRef::User(owner.clone()));
+        let parents: Vec<EntityRef> = inside.iter().cloned().map(EntityRef::Collection).collect();
+        let parents = self.parents(&parents);
+        self.with_attrs(uid, vec![("owner", owner)], parents)?;
+        Ok(self)
+    }
+
+    /// A dataset, inside collections.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Entities`] if it is already defined.
+    pub fn add_dataset(
+        &mut self,
+        id: &DatasetId,
+        owner: &UserId,
+        organisation: &GroupId,
+        inside: &[CollectionId],
+    ) -> Result<&mut Self, Error> {
+        let types = self.engine.types();
+        let uid = types.entity(&EntityRef::Dataset(id.clone()));
+        let attrs = vec![
+            ("owner", attr_entity(types, &EntityRef::User(owner.clone()))),
+            (
+                "organisation",
+                attr_entity(types, &EntityRef::Group(organisation.clone())),
+            ),
+        ];
+        let parents: Vec<EntityRef> = inside.iter().cloned().map(EntityRef::Collection).collect();
+        let parents = self.parents(&parents);
+        self.with_attrs(uid, attrs, parents)?;
+        Ok(self)
+    }
+
+    /// A dataset version: its attributes from the verified manifest (CID, licence tier
+    /// and conditions, sensitivity, purposes, regions, consent basis, retention end,
+    /// PII flag), the rest from `record`. It is a member of its dataset.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Entities`] if it is already defined.
+    pub fn add_version(
+        &mut self,
+        verified: &VerifiedManifest,
+        record: &VersionRecord,
+    ) -> Result<&mut Self, Error> {
+        let types = self.engine.types();
+        let m = verified.manifest();
+        let uid = types.entity(&EntityRef::Version(verified.cid()));
+        let c = &m.license_conditions;
+        let b = RestrictedExpression::new_bool;
+        let licence = RestrictedExpression::new_record([
+            ("academicUse".to_owned(), b(c.academic_use)),
+            ("attribution".to_owned(), b(c.attribution)),
+            ("commercialUse".to_owned(), b(c.commercial_use)),
+            ("nonCommercialUse".to_owned(), b(c.non_commercial_use)),
+            ("shareAlike".to_owned(), b(c.share_alike)),
+        ])
+        .map_err(|e| Error::Entities(e.to_string()))?;
+        let consent = match &m.consent {
+            Some(basis) => enum_name(&basis.lawful_basis)?,
+            None => "none".to_owned(),
+        };
+        let mut attrs = vec![
+            ("cid", string(&verified.cid().to_string())),
+            ("datasetId", string(m.dataset_id.as_str())),
+            ("version", string(&m.version.to_string())),
+            ("licenceTier", string(&enum_name(&c.tier)?)),
+            ("licence", licence),
+            ("sensitivity", string(&enum_name(&m.sensitivity)?)),
+            (
+                "purposes",
+                RestrictedExpression::new_set(m.purposes.iter().map(|p| string(p.as_str()))),
+            ),
+            (
+                "regions",
+                RestrictedExpression::new_set(m.regions.iter().map(|r| string(r.as_str()))),
+            ),
+            ("consentBasis", string(&consent)),
+            ("pii", b(m.pii)),
+            ("legalHold", b(record.state.legal_hold)),
+            ("revoked", b(record.state.revoked)),
+            ("quarantined", b(record.state.quarantined)),
+            ("erased", b(record.state.erased)),
+            (
+                "owner",
+                attr_entity(types, &EntityRef::User(record.owner.clone())),
+            ),
+            (
+                "organisation",
+                attr_entity(types, &EntityRef::Group(record.organisation.clone())),
+            ),
+            (
+                "uploader",
+                attr_entity(types, &EntityRef::User(record.uploader.clone())),
+            ),
+        ];
+        if let Some(special) = m.consent.as_ref().and_then(|c| c.special_category) {
+            attrs.push(("specialCategory", string(&enum_name(&special)?)));
+        }
+        if let Some(end) = retention_end(m) {
+            attrs.push(("retentionEnd", RestrictedExpression::new_long(end)));
+        }
+        let parents = self.parents(&[EntityRef::Dataset(m.dataset_id.clone())]);
+        self.with_attrs(uid, attrs, parents)?;
+        Ok(self)
+    }
+
+    /// One entity in Cedar's JSON form (`{"uid": {"type", "id"}, "attrs", "parents"}`),
+    /// checked against the schema. Dataset versions are refused here: their attributes
+    /// come only from verified manifests ([`EntityStoreBuilder::add_version`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Entities`] naming what is wrong.
+    pub fn add_json(&mut self, value: serde_json::Value) -> Result<&mut Self, Error> {
+        let entity = Entity::from_json_value(value, Some(self.engine.schema()))
+            .map_err(|e| Error::Entities(e.to_string()))?;
+        if entity.uid().type_name() == &self.engine.types().version {
+            return Err(Error::Entities(format!(
+                "{}: dataset versions come only from verified manifests",
+                entity.uid()
+            )));
+        }
+        self.insert(entity)?;
+        Ok(self)
+    }
+
+    /// Validates everything against the schema, computes the hierarchy and the hash.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Entities`] if an entity does not match the schema.
+    pub fn build(&mut self) -> Result<EntityStore, Error> {
+        let entities = std::mem::take(&mut self.entities);
+        let entities = Entities::from_entities(entities.into_values(), Some(self.engine.schema()))
+            .map_err(|e| Error::Entities(e.to_string()))?;
+        let hash = entities_hash(&entities)?;
+        Ok(EntityStore { entities, hash })
+    }
+}
+
+/// Sorts arrays (Cedar sets and parent lists have no order) and object keys, so equal
+/// entity sets hash alike.
+fn canonical(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.into_iter().map(canonical).collect();
+            items.sort_by_cached_key(ToString::to_string);
+            Value::Array(items)
+        }
+        Value::Object(map) => {
+            let sorted: BTreeMap<String, Value> =
+                map.into_iter().map(|(k, v)| (k, canonical(v))).collect();
+            Value::Object(sorted.into_iter().collect())
+        }
+        other => other,
+    }
+}
+
+fn entities_hash(entities: &Entities) -> Result<String, Error> {
+    let mut lines: Vec<String> = Vec::with_capacity(entities.len());
+    for entity in entities.iter() {
+        let json = entity
+            .to_json_value()
+            .map_err(|e| Error::Entities(e.to_string()))?;
+        lines.push(canonical(json).to_string());
+    }
+    lines.sort_unstable();
+    Ok(digest_hex(lines.join("\n").as_bytes()))
+}

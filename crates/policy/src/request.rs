@@ -1,0 +1,116 @@
+//! Access requests and the Cedar context built from them.
+
+use dataseal_base::{Purpose, Region, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::grant::VerifiedGrant;
+use crate::{Action, Principal, Resource, UserId};
+
+/// The sign-offs present for a request. The caller vouches for them (they come from an
+/// approval workflow that checked who signed); the policies check who they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Approvals {
+    /// The data owner who approved, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_owner: Option<UserId>,
+    /// The compliance reviewer who approved, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compliance_reviewer: Option<UserId>,
+}
+
+/// One question to the decision point: may `principal` do `action` to `resource`, for
+/// `purpose`, in `region`, at `now`?
+///
+/// A grant can only be attached after its signature and window were verified
+/// ([`crate::GrantVerifier::verify`]): its claims then become Cedar context.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessRequest {
+    /// Who asks.
+    pub principal: Principal,
+    /// What they want to do.
+    pub action: Action,
+    /// To which version (or, for uploads, dataset).
+    pub resource: Resource,
+    /// Why.
+    pub purpose: Purpose,
+    /// Where.
+    pub region: Region,
+    /// The caller's clock.
+    pub now: Timestamp,
+    /// A verified access grant, if one was presented.
+    pub grant: Option<VerifiedGrant>,
+    /// Sign-offs present.
+    pub approvals: Approvals,
+}
+
+impl AccessRequest {
+    /// A request without grant or approvals.
+    #[must_use]
+    pub fn new(
+        principal: Principal,
+        action: Action,
+        resource: Resource,
+        purpose: Purpose,
+        region: Region,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            principal,
+            action,
+            resource,
+            purpose,
+            region,
+            now,
+            grant: None,
+            approvals: Approvals::default(),
+        }
+    }
+
+    /// The same request with a verified grant attached.
+    #[must_use]
+    pub fn with_grant(mut self, grant: VerifiedGrant) -> Self {
+        self.grant = Some(grant);
+        self
+    }
+
+    /// The same request with these approvals.
+    #[must_use]
+    pub fn with_approvals(mut self, approvals: Approvals) -> Self {
+        self.approvals = approvals;
+        self
+    }
+}
+
+/// The member states of the European Union (ISO 3166-1 alpha-2).
+const EU: [&str; 27] = [
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT",
+    "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+];
+/// The members of the European Economic Area outside the EU.
+const EEA_ONLY: [&str; 3] = ["IS", "LI", "NO"];
+
+/// The region and every region group containing it: `DE` → `DE`, `EU`, `EEA`,
+/// `GLOBAL`; `NO` → `NO`, `EEA`, `GLOBAL`; `EU` → `EU`, `EEA`, `GLOBAL`; `US` → `US`,
+/// `GLOBAL`.
+///
+/// ```
+/// let r: dataseal_base::Region = "DE".parse()?;
+/// assert_eq!(dataseal_policy::region_scopes(&r), ["DE", "EU", "EEA", "GLOBAL"]);
+/// # Ok::<(), dataseal_base::Error>(())
+/// ```
+#[must_use]
+pub fn region_scopes(region: &Region) -> Vec<&str> {
+    let r = region.as_str();
+    let mut out = vec![r];
+    if EU.contains(&r) {
+        out.push("EU");
+    }
+    if EU.contains(&r) || EEA_ONLY.contains(&r) || r == "EU" {
+        out.push("EEA");
+    }
+    if r != "GLOBAL" {
+        out.push("GLOBAL");
+    }
+    out
+}
