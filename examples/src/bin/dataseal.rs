@@ -80,6 +80,11 @@ enum Command {
         #[command(subcommand)]
         command: ManifestCommand,
     },
+    /// Provider reputation: score an events file, attest scores, run simulations.
+    Providers {
+        #[command(subcommand)]
+        command: dataseal_examples::providers_cli::ProvidersCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,6 +182,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             cli.json,
         ),
         Command::Manifest { command } => manifest(command, cli.json),
+        Command::Providers { command } => {
+            dataseal_examples::providers_cli::run(command, cli.json)
+        }
     }
 }
 
