@@ -7,6 +7,7 @@
 
 pub mod manifest_cli;
 pub mod providers_cli;
+pub mod transport_cli;
 
 use std::fmt;
 use std::fs::{self, File};

@@ -294,7 +294,8 @@ fn round_trips() {
                 "chunk_count",
                 "chunk_size",
                 "object_id",
-                "plaintext_len"
+                "plaintext_len",
+                "root_cid"
             ]
         );
         assert_eq!(json["object_id"], format!("test@1.0.0/{name}"));

@@ -11,6 +11,7 @@ use dataseal_base::SigningKey;
 use dataseal_crypt::{
     ChunkSize, DataKey, Decryptor, Encryptor, Identity, ObjectId, SeekSource, WriteSink,
 };
+use dataseal_examples::transport_cli as t;
 use dataseal_examples::{AtomicFile, Failure, progress_bar, read_data_key, read_header, show};
 use serde::Serialize;
 
@@ -80,10 +81,74 @@ enum Command {
         #[command(subcommand)]
         command: ManifestCommand,
     },
+    /// Print the UnixFS root CID that `ipfs add --cid-version=1 --raw-leaves
+    /// --chunker=size-BYTES FILE` returns, computed locally.
+    Cid {
+        /// The chunk size: any size from 1 byte to 1048576.
+        #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]
+        chunk_size: u64,
+        /// The file.
+        file: PathBuf,
+    },
+    /// Store FILE as a UnixFS file (CIDv1, raw leaves), pin it and print its root CID.
+    Put {
+        /// The store: dir:PATH (created if missing).
+        #[arg(long, value_name = "SPEC")]
+        store: String,
+        /// The chunk size: any size from 1 byte to 1048576.
+        #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]
+        chunk_size: u64,
+        /// The file.
+        file: PathBuf,
+    },
+    /// Read a file (or a byte range of it) with every block verified, trying the stores
+    /// in order and failing over per block.
+    Get {
+        /// A store: dir:PATH; repeatable, tried in the order given.
+        #[arg(long = "store", value_name = "SPEC", required = true)]
+        stores: Vec<String>,
+        /// Read only the bytes [OFFSET, OFFSET+LEN).
+        #[arg(long, value_name = "OFFSET:LEN")]
+        range: Option<String>,
+        /// The file's root CID.
+        root_cid: String,
+        /// The file to write.
+        output: PathBuf,
+    },
+    /// Export a DAG to a CAR v1 file, or import one into a store.
+    Car {
+        #[command(subcommand)]
+        command: CarCommand,
+    },
     /// Provider reputation: score an events file, attest scores, run simulations.
     Providers {
         #[command(subcommand)]
         command: dataseal_examples::providers_cli::ProvidersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CarCommand {
+    /// Write the DAG under ROOT_CID to OUT.car (CAR v1), every block verified.
+    Export {
+        /// The store: dir:PATH.
+        #[arg(long, value_name = "SPEC")]
+        store: String,
+        /// The root CID.
+        root_cid: String,
+        /// The CAR file to write.
+        #[arg(value_name = "OUT.car")]
+        out: PathBuf,
+    },
+    /// Verify and store every block of IN.car, then pin its roots (exit 1 if a block
+    /// they reach is missing).
+    Import {
+        /// The store: dir:PATH (created if missing).
+        #[arg(long, value_name = "SPEC")]
+        store: String,
+        /// The CAR file to read.
+        #[arg(value_name = "IN.car")]
+        input: PathBuf,
     },
 }
 
@@ -182,9 +247,97 @@ fn run(cli: Cli) -> Result<(), Failure> {
             cli.json,
         ),
         Command::Manifest { command } => manifest(command, cli.json),
-        Command::Providers { command } => {
-            dataseal_examples::providers_cli::run(command, cli.json)
+        Command::Providers { command } => dataseal_examples::providers_cli::run(command, cli.json),
+        Command::Cid { chunk_size, file } => {
+            let report = t::cid_cmd(&file, chunk_size)?;
+            say(&format!(
+                "{} ({} bytes, {}-byte chunks): {}",
+                show(&file),
+                report.bytes,
+                report.chunk_size,
+                report.root_cid
+            ));
+            print_line_or_json(&report.root_cid, &report, cli.json)
         }
+        Command::Put {
+            store,
+            chunk_size,
+            file,
+        } => {
+            let report = t::put_cmd(&store, chunk_size, &file)?;
+            say(&format!(
+                "stored and pinned {} ({} bytes) in {store}: {}",
+                show(&file),
+                report.bytes,
+                report.root_cid
+            ));
+            print_line_or_json(&report.root_cid, &report, cli.json)
+        }
+        Command::Get {
+            stores,
+            range,
+            root_cid,
+            output,
+        } => {
+            let range = range
+                .as_deref()
+                .map(dataseal_examples::parse_range)
+                .transpose()?;
+            let report = t::get_cmd(&stores, range, &root_cid, &output)?;
+            let served: Vec<String> = report
+                .stores
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}: {} block(s), {} failure(s)",
+                        s.store, s.blocks, s.failures
+                    )
+                })
+                .collect();
+            say(&format!(
+                "verified {} byte(s) at offset {} of {root_cid} into {} ({})",
+                report.bytes_written,
+                report.offset,
+                show(&output),
+                served.join("; ")
+            ));
+            if cli.json {
+                print_json(&report)
+            } else {
+                Ok(())
+            }
+        }
+        Command::Car { command } => {
+            let report = match command {
+                CarCommand::Export {
+                    store,
+                    root_cid,
+                    out,
+                } => t::car_export_cmd(&store, &root_cid, &out)?,
+                CarCommand::Import { store, input } => t::car_import_cmd(&store, &input)?,
+            };
+            say(&format!(
+                "{}: {} verified block(s), {} bytes, root(s) {}",
+                report.car,
+                report.blocks,
+                report.bytes,
+                report.roots.join(", ")
+            ));
+            if cli.json {
+                print_json(&report)
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Prints `line` on stdout, or with `--json` the JSON document.
+fn print_line_or_json<T: Serialize>(line: &str, doc: &T, json: bool) -> Result<(), Failure> {
+    if json {
+        print_json(doc)
+    } else {
+        write_stdout(format!("{line}\n").as_bytes())
     }
 }
 
@@ -406,6 +559,7 @@ struct EncryptJson {
     chunk_size: u32,
     chunk_count: u64,
     chunk_cids: Vec<String>,
+    root_cid: String,
 }
 
 fn encrypt(
@@ -445,6 +599,12 @@ fn encrypt(
     let (_, cids) = sink
         .finish()
         .map_err(|e| Failure::io(format!("cannot write {}", show(&ciphertext_dest)), &e))?;
+    // The object's address: the UnixFS file over the chunks, as a node computes it.
+    let root = t::object_root(
+        &cids,
+        u64::from(header.chunk_size().get()),
+        header.ciphertext_len(),
+    )?;
 
     let mut header_json = header.to_json();
     header_json.push('\n');
@@ -459,7 +619,7 @@ fn encrypt(
     }
 
     say(&format!(
-        "encrypted {} ({} bytes) as {:?} into {} chunk(s) of {} bytes: {} and {}",
+        "encrypted {} ({} bytes) as {:?} into {} chunk(s) of {} bytes: {} and {}; root CID {root}",
         show(input),
         header.plaintext_len(),
         header.object_id().as_str(),
@@ -475,6 +635,7 @@ fn encrypt(
             chunk_size: header.chunk_size().get(),
             chunk_count: header.chunk_count(),
             chunk_cids: cids.iter().map(ToString::to_string).collect(),
+            root_cid: root.to_string(),
         })?;
     }
     Ok(())

@@ -1,0 +1,404 @@
+//! The store subcommands of `dataseal`: `cid`, `put`, `get`, `car export`, `car import`,
+//! and the object root CID that `encrypt --json` reports.
+//!
+//! A store is named by a spec: `dir:PATH` is the on-disk block store (the embedded
+//! default). `kubo:URL` and `btfs:URL` name nodes reached over HTTP, which this build does
+//! not include yet: they are refused as usage errors.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use dataseal_base::Cid;
+use dataseal_transport::{
+    DirStore, Error, FileBuilder, ImportParams, Profile, Transport, VerifiedRead, raw_leaves_root,
+};
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::{AtomicFile, EXIT_USAGE, EXIT_VERIFY, Failure, progress_bar, show};
+
+/// Exit code: unavailable (no store could serve, network error).
+pub const EXIT_UNAVAILABLE: u8 = 5;
+
+/// The exit code for a transport error: [`EXIT_VERIFY`] when data did not verify (a
+/// block that does not hash to its CID, every store answering with such blocks, an
+/// incomplete DAG), [`EXIT_UNAVAILABLE`] when no store could serve (not found,
+/// unreachable), [`EXIT_USAGE`] for malformed input, bad parameters and I/O errors.
+#[must_use]
+pub fn exit_code(err: &Error) -> u8 {
+    match err {
+        Error::Integrity { .. } | Error::Incomplete { .. } => EXIT_VERIFY,
+        Error::Exhausted { .. } if err.is_integrity() => EXIT_VERIFY,
+        Error::NotFound(_) | Error::Unavailable(_) | Error::Exhausted { .. } => EXIT_UNAVAILABLE,
+        // Malformed input, a block or range out of bounds, a local I/O error; and, as
+        // `Error` is non-exhaustive, any variant added later until it gets its own code.
+        _ => EXIT_USAGE,
+    }
+}
+
+fn failure(context: impl std::fmt::Display, err: &Error) -> Failure {
+    Failure::new(exit_code(err), format!("{context}: {err}"))
+}
+
+/// Opens the store a spec names.
+///
+/// # Errors
+///
+/// A usage [`Failure`] for an unknown or unsupported spec, or a store that cannot be
+/// opened; with `must_exist`, also for a `dir:` store that does not exist.
+pub fn open_store(spec: &str, must_exist: bool) -> Result<DirStore, Failure> {
+    let Some((scheme, rest)) = spec.split_once(':') else {
+        return Err(Failure::usage(format!(
+            "invalid store {spec:?}: expected dir:PATH, kubo:URL or btfs:URL"
+        )));
+    };
+    match scheme {
+        "dir" if !rest.is_empty() => {
+            let path = Path::new(rest);
+            if must_exist && !path.join("dataseal-blockstore").is_file() {
+                return Err(Failure::usage(format!(
+                    "store {spec:?}: no dataseal block store in {}",
+                    show(path)
+                )));
+            }
+            DirStore::open(path).map_err(|e| failure(format!("store {spec:?}"), &e))
+        }
+        "kubo" | "btfs" => Err(Failure::usage(format!(
+            "store {spec:?}: {scheme}: stores need the HTTP client, which this build does not include; use dir:PATH"
+        ))),
+        _ => Err(Failure::usage(format!(
+            "invalid store {spec:?}: expected dir:PATH, kubo:URL or btfs:URL"
+        ))),
+    }
+}
+
+fn parse_cid(text: &str) -> Result<Cid, Failure> {
+    text.parse()
+        .map_err(|e| Failure::usage(format!("ROOT_CID: {e}")))
+}
+
+fn params(chunk_size: u64) -> Result<ImportParams, Failure> {
+    ImportParams::new(Profile::V1RawLeaves, chunk_size)
+        .map_err(|e| Failure::usage(format!("--chunk-size: {e}")))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| Failure::io("cannot start the async runtime", &e))
+}
+
+/// Blocking I/O seen as tokio's async I/O: the command line does one thing at a time,
+/// so reading and writing files inline is what it wants.
+#[derive(Debug)]
+pub struct Blocking<T>(pub T);
+
+impl<T: Read + Unpin> AsyncRead for Blocking<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = self.get_mut().0.read(buf.initialize_unfilled())?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: Write + Unpin> AsyncWrite for Blocking<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(self.get_mut().0.write(buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.get_mut().0.flush())
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+fn open_input(path: &Path) -> Result<(File, u64), Failure> {
+    let file =
+        File::open(path).map_err(|e| Failure::io(format!("cannot read {}", show(path)), &e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Failure::io(format!("cannot read {}", show(path)), &e))?
+        .len();
+    Ok((file, len))
+}
+
+/// What `dataseal cid` reports.
+#[derive(Debug, Serialize)]
+pub struct CidReport {
+    /// The root CID.
+    pub root_cid: String,
+    /// The file's length.
+    pub bytes: u64,
+    /// The chunk size used.
+    pub chunk_size: u64,
+}
+
+/// `dataseal cid [--chunk-size BYTES] FILE`: the root CID `ipfs add --cid-version=1
+/// --raw-leaves --chunker=size-BYTES FILE` prints, computed locally.
+///
+/// # Errors
+///
+/// A usage [`Failure`] for a chunk size of 0 or over 1 MiB, or an unreadable file.
+pub fn cid_cmd(file: &Path, chunk_size: u64) -> Result<CidReport, Failure> {
+    let params = params(chunk_size)?;
+    let (input, len) = open_input(file)?;
+    let bar = progress_bar(len, "hashing");
+    let mut reader = bar.wrap_read(input);
+    let mut builder = FileBuilder::new(params.profile());
+    let mut chunk = vec![0u8; params.chunk_size()];
+    let mut total = 0u64;
+    loop {
+        let filled = fill(&mut reader, &mut chunk)
+            .map_err(|e| Failure::io(format!("cannot read {}", show(file)), &e))?;
+        if filled == 0 {
+            break;
+        }
+        total += filled as u64;
+        builder
+            .push_chunk(chunk.get(..filled).unwrap_or_default())
+            .map_err(|e| failure(show(file), &e))?;
+        if filled < chunk.len() {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    let (root, _) = builder.finish();
+    Ok(CidReport {
+        root_cid: root.to_string(),
+        bytes: total,
+        chunk_size,
+    })
+}
+
+fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while let Some(rest) = buf.get_mut(filled..) {
+        if rest.is_empty() {
+            break;
+        }
+        match reader.read(rest) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// The UnixFS root CID of an encrypted object from its chunk CIDs: every chunk is
+/// `chunk_size` bytes of ciphertext except the last, which holds the rest of
+/// `ciphertext_len`.
+///
+/// # Errors
+///
+/// A usage [`Failure`] if the lengths do not fit the chunk list.
+pub fn object_root(cids: &[Cid], chunk_size: u64, ciphertext_len: u64) -> Result<Cid, Failure> {
+    let full = chunk_size.saturating_mul(cids.len().saturating_sub(1) as u64);
+    let last = ciphertext_len
+        .checked_sub(full)
+        .ok_or_else(|| Failure::usage("the chunk list does not fit the ciphertext length"))?;
+    let count = cids.len();
+    let leaves = cids.iter().enumerate().map(|(i, cid)| {
+        let len = if i + 1 == count { last } else { chunk_size };
+        (*cid, len)
+    });
+    raw_leaves_root(leaves)
+        .map(|(root, _)| root)
+        .map_err(|e| failure("computing the object's root CID", &e))
+}
+
+/// What `dataseal put` reports.
+#[derive(Debug, Serialize)]
+pub struct PutReport {
+    /// The root CID.
+    pub root_cid: String,
+    /// The file's length.
+    pub bytes: u64,
+    /// The chunk size used.
+    pub chunk_size: u64,
+    /// The store written to.
+    pub store: String,
+}
+
+/// `dataseal put --store SPEC [--chunk-size BYTES] FILE`: stores the file as a UnixFS
+/// file (CIDv1, raw leaves), sending only the blocks the store lacks, and pins it.
+///
+/// # Errors
+///
+/// A [`Failure`] with the code [`exit_code`] gives the transport error.
+pub fn put_cmd(spec: &str, chunk_size: u64, file: &Path) -> Result<PutReport, Failure> {
+    let params = params(chunk_size)?;
+    let store = open_store(spec, false)?;
+    let (input, len) = open_input(file)?;
+    let bar = progress_bar(len, "storing");
+    let mut reader = Blocking(bar.wrap_read(input));
+    let root = runtime()?.block_on(async {
+        let root = store.add(&mut reader, &params).await?;
+        store.pin(&root).await?;
+        Ok::<_, Error>(root)
+    });
+    bar.finish_and_clear();
+    let root = root.map_err(|e| failure(format!("storing {} in {spec}", show(file)), &e))?;
+    Ok(PutReport {
+        root_cid: root.to_string(),
+        bytes: len,
+        chunk_size,
+        store: spec.to_owned(),
+    })
+}
+
+/// Blocks served by one store during `get`.
+#[derive(Debug, Serialize)]
+pub struct StoreUse {
+    /// The store spec.
+    pub store: String,
+    /// Blocks it served.
+    pub blocks: usize,
+    /// Requests to it that failed.
+    pub failures: usize,
+}
+
+/// What `dataseal get` reports.
+#[derive(Debug, Serialize)]
+pub struct GetReport {
+    /// The root CID.
+    pub root_cid: String,
+    /// The file's length.
+    pub file_len: u64,
+    /// The first byte written.
+    pub offset: u64,
+    /// The number of bytes written.
+    pub bytes_written: u64,
+    /// Per store, in the order given.
+    pub stores: Vec<StoreUse>,
+}
+
+/// `dataseal get --store SPEC [--store SPEC …] [--range OFFSET:LEN] ROOT_CID OUTPUT`:
+/// reads with every block verified, trying the stores in order per block.
+///
+/// # Errors
+///
+/// A [`Failure`] with the code [`exit_code`] gives the transport error; OUTPUT is then
+/// not created.
+pub fn get_cmd(
+    specs: &[String],
+    range: Option<(u64, u64)>,
+    root: &str,
+    output: &Path,
+) -> Result<GetReport, Failure> {
+    if specs.is_empty() {
+        return Err(Failure::usage("at least one --store is required"));
+    }
+    let root = parse_cid(root)?;
+    let stores = specs
+        .iter()
+        .map(|spec| open_store(spec, true))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = AtomicFile::create(output, false)?;
+    let mut read = match range {
+        Some((offset, len)) => VerifiedRead::range(root, offset, len),
+        None => VerifiedRead::new(root),
+    };
+    let result = {
+        let mut writer = Blocking(out.file());
+        runtime()?.block_on(read.run(&stores, &mut writer))
+    };
+    let written = result.map_err(|e| failure(format!("reading {root}"), &e))?;
+    out.commit()?;
+    let stores = specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| StoreUse {
+            store: spec.clone(),
+            blocks: read.served().iter().filter(|s| s.store == i).count(),
+            failures: read.failures().iter().filter(|f| f.store == i).count(),
+        })
+        .collect();
+    Ok(GetReport {
+        root_cid: root.to_string(),
+        file_len: read.file_len().unwrap_or(0),
+        offset: range.map_or(0, |(offset, _)| offset),
+        bytes_written: written,
+        stores,
+    })
+}
+
+/// What `dataseal car export` and `car import` report.
+#[derive(Debug, Serialize)]
+pub struct CarReport {
+    /// The roots in the CAR header.
+    pub roots: Vec<String>,
+    /// The number of blocks.
+    pub blocks: u64,
+    /// The total length of the blocks.
+    pub bytes: u64,
+    /// The CAR file.
+    pub car: String,
+}
+
+/// `dataseal car export --store SPEC ROOT_CID OUT.car`.
+///
+/// # Errors
+///
+/// A [`Failure`] with the code [`exit_code`] gives the transport error; OUT.car is then
+/// not created.
+pub fn car_export_cmd(spec: &str, root: &str, out_path: &Path) -> Result<CarReport, Failure> {
+    let root = parse_cid(root)?;
+    let store = open_store(spec, true)?;
+    let mut out = AtomicFile::create(out_path, false)?;
+    let result = {
+        let mut writer = Blocking(io::BufWriter::new(out.file()));
+        runtime()?.block_on(store.export_car(&root, &mut writer))
+    };
+    let summary = result.map_err(|e| failure(format!("exporting {root}"), &e))?;
+    out.commit()?;
+    Ok(CarReport {
+        roots: summary.roots.iter().map(ToString::to_string).collect(),
+        blocks: summary.blocks,
+        bytes: summary.bytes,
+        car: show(out_path),
+    })
+}
+
+/// `dataseal car import --store SPEC IN.car`: every block verified and stored, then the
+/// roots pinned, which fails (exit 1) if the CAR did not hold every block they reach.
+///
+/// # Errors
+///
+/// A [`Failure`] with the code [`exit_code`] gives the transport error.
+pub fn car_import_cmd(spec: &str, car: &Path) -> Result<CarReport, Failure> {
+    let store = open_store(spec, false)?;
+    let (input, _) = open_input(car)?;
+    let mut reader = Blocking(io::BufReader::new(input));
+    let summary = runtime()?
+        .block_on(async {
+            let summary = store.import_car(&mut reader).await?;
+            for root in &summary.roots {
+                store.pin(root).await?;
+            }
+            Ok::<_, Error>(summary)
+        })
+        .map_err(|e| failure(format!("importing {}", show(car)), &e))?;
+    Ok(CarReport {
+        roots: summary.roots.iter().map(ToString::to_string).collect(),
+        blocks: summary.blocks,
+        bytes: summary.bytes,
+        car: show(car),
+    })
+}
