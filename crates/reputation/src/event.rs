@@ -1,7 +1,9 @@
 use dataseal_base::{ProviderId, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, NetworkGroup, ObserverId, Region};
+use dataseal_base::Region;
+
+use crate::{Error, NetworkGroup, ObserverId};
 
 /// The version of the event schema this crate reads and writes (the `v` field).
 pub const EVENT_SCHEMA_VERSION: u32 = 1;
@@ -56,7 +58,7 @@ pub enum Outcome {
 /// | `verified` | bool | no (false) | retrievals only: every block was re-hashed against its CID |
 /// | `latency_us` | integer | no | time to the last byte, microseconds |
 /// | `bytes` | integer | no | payload bytes transferred |
-/// | `region` | string | no | where the provider is ([`Region`]) |
+/// | `region` | string | no | where the provider is: ISO 3166-1 alpha-2, `EU`, `EEA` or `GLOBAL` ([`Region`]) |
 /// | `network_group` | string | no | its network (AS number, prefix: [`NetworkGroup`]) |
 ///
 /// Rules beyond the types: `verified: true` only on a retrieval; a retrieval with outcome

@@ -81,12 +81,6 @@ label! {
 }
 
 label! {
-    /// Where a provider is, as the observer determined it (`eu-west`, `us-east-1`,
-    /// `DE`): 1 to 64 characters from `A-Z a-z 0-9 . _ : - /`.
-    Region, "region", 64, "1-64 characters from A-Z a-z 0-9 . _ : - /", label_byte
-}
-
-label! {
     /// The network a provider reaches us through, used to spread replicas across
     /// operators (`AS3320`, `203.0.113.0/24`): 1 to 64 characters from
     /// `A-Z a-z 0-9 . _ : - /`.

@@ -27,9 +27,7 @@ pub use event::{
     EVENT_SCHEMA_VERSION, Event, EventKind, OnMalformed, Outcome, ParsedEvents, SkippedLine,
     parse_events,
 };
-pub use id::{
-    ModelId, NetworkGroup, ObserverId, ParamsDigest, Region, Sha256Digest, params_digest,
-};
+pub use id::{ModelId, NetworkGroup, ObserverId, ParamsDigest, Sha256Digest, params_digest};
 pub use log::{EventLog, LogHead, LogProblem};
 pub use model::{ScoreBreakdown, ScoringModel, Snapshot, Status};
 pub use select::{Candidate, Placement, choose_providers, order_for_read};
@@ -39,4 +37,4 @@ pub use sim::{
 pub use sketch::DdSketch;
 pub use tier::{Tier, TierParams, TierRequirement};
 
-pub use dataseal_base::{ProviderId, Timestamp};
+pub use dataseal_base::{ProviderId, Region, Timestamp};

@@ -3,7 +3,9 @@ use std::collections::{BTreeSet, HashSet};
 use dataseal_base::ProviderId;
 use rand::{Rng, RngExt};
 
-use crate::{Error, NetworkGroup, Region, ScoreBreakdown, Status, Tier};
+use dataseal_base::Region;
+
+use crate::{Error, NetworkGroup, ScoreBreakdown, Status, Tier};
 
 /// A provider as selection sees it: its score, status and tier from a model, and where it
 /// is (from the events, or the operator's directory).

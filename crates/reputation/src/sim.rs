@@ -5,15 +5,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use dataseal_base::{ProviderId, Timestamp};
+use dataseal_base::{ProviderId, Region, Timestamp};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::{
     BtfsModel, BtfsParams, Candidate, DefaultModel, DefaultParams, Error, Event, EventKind,
-    ModelId, NetworkGroup, ObserverId, Outcome, Placement, Region, ScoringModel, Status,
-    choose_providers,
+    ModelId, NetworkGroup, ObserverId, Outcome, Placement, ScoringModel, Status, choose_providers,
 };
 
 /// How a group of simulated providers behaves.
@@ -472,7 +471,7 @@ pub fn simulate(
 ) -> Result<SimulationReport, Error> {
     scenario.validate()?;
     let observer = ObserverId::new("sim-observer")?;
-    let regions = ["eu-west", "us-east", "ap-south"];
+    let regions = ["DE", "US", "IN"];
     let mut slots: Vec<Slot> = Vec::new();
     let mut group_counter = 0u32;
     for (gi, g) in scenario.groups.iter().enumerate() {
@@ -497,7 +496,7 @@ pub fn simulate(
                 base_ms,
                 phase,
                 outage_start,
-                region: Region::new(*regions.get(slots.len() % 3).unwrap_or(&"eu-west"))?,
+                region: Region::new(*regions.get(slots.len() % 3).unwrap_or(&"DE"))?,
                 group,
                 prefix: format!("{}-{gi}-{i}", g.behaviour.name()),
             });

@@ -26,12 +26,12 @@ fn reason_at(text: &str) -> (usize, String) {
 #[test]
 fn every_field_round_trips_in_schema_order() {
     let e = ev(0, "p", EventKind::Retrieval, Outcome::Success)
-        .with_region("eu-west".parse().unwrap())
+        .with_region("DE".parse().unwrap())
         .with_network_group("AS3320".parse().unwrap());
     let line = e.to_json_line();
     assert_eq!(
         line,
-        r#"{"v":1,"time":"2026-11-21T00:00:00Z","observer":"observer-1","provider":"p","kind":"retrieval","outcome":"success","verified":true,"latency_us":80000,"bytes":1048576,"region":"eu-west","network_group":"AS3320"}"#
+        r#"{"v":1,"time":"2026-11-21T00:00:00Z","observer":"observer-1","provider":"p","kind":"retrieval","outcome":"success","verified":true,"latency_us":80000,"bytes":1048576,"region":"DE","network_group":"AS3320"}"#
     );
     assert_eq!(Event::from_json_line(&line).unwrap(), e);
 }

@@ -21,7 +21,7 @@ fn cand(id: &str, score: f64, status: Status, group: &str) -> Candidate {
         score,
         status,
         tier: Some(Tier::Standard),
-        region: Some(if id.ends_with('u') { "us" } else { "eu" }.parse().unwrap()),
+        region: Some(if id.ends_with('u') { "US" } else { "DE" }.parse().unwrap()),
         network_group: Some(group.parse().unwrap()),
     }
 }
@@ -137,9 +137,9 @@ fn constraints_are_respected_and_reproducible() {
     // Region and tier.
     let mut c = pool();
     c[5].provider = "a5u".parse().unwrap();
-    c[5].region = Some("us".parse().unwrap());
+    c[5].region = Some("US".parse().unwrap());
     let us = Placement {
-        allowed_regions: Some(BTreeSet::from(["us".parse().unwrap()])),
+        allowed_regions: Some(BTreeSet::from(["US".parse().unwrap()])),
         ..Placement::new(1)
     };
     assert_eq!(
