@@ -17,8 +17,8 @@ use crate::decision::{AuditRecord, Decision, Effect};
 use crate::entities::EntityStore;
 use crate::request::region_scopes;
 use crate::{
-    AccessRequest, Action, CollectionId, Error, GroupId, Principal, Resource, ServiceAccountId,
-    UserId,
+    AccessRequest, Action, CollectionId, Error, Grant, GrantVerifier, GroupId, Principal, Resource,
+    ServiceAccountId, UserId,
 };
 
 /// The Cedar schema this crate ships (`schema/dataseal.cedarschema`).
@@ -531,6 +531,29 @@ impl PolicyEngine {
             .template(&template_id)
             .cloned()
             .ok_or_else(|| err(format!("no template with @id {:?}", link.template)))?;
+        if let Some(p) = &link.principal
+            && !matches!(
+                p,
+                EntityRef::User(_)
+                    | EntityRef::ServiceAccount(_)
+                    | EntityRef::Group(_)
+                    | EntityRef::Role(_)
+            )
+        {
+            return Err(err(format!(
+                "?principal must be a user, service account, group or role, not {p:?}"
+            )));
+        }
+        if let Some(r) = &link.resource
+            && !matches!(
+                r,
+                EntityRef::Version(_) | EntityRef::Dataset(_) | EntityRef::Collection(_)
+            )
+        {
+            return Err(err(format!(
+                "?resource must be a version, dataset or collection, not {r:?}"
+            )));
+        }
         let mut slots = HashMap::new();
         if let Some(p) = &link.principal {
             slots.insert(SlotId::principal(), self.types.entity(p));
@@ -690,6 +713,30 @@ impl PolicyEngine {
     #[must_use]
     pub fn decide(&self, entities: &EntityStore, request: &AccessRequest) -> Decision {
         self.decide_with(entities, request, true)
+    }
+
+    /// Verifies the grant a caller presented (if any) at the request's time, attaches it,
+    /// and decides. A grant that does not verify makes the answer Deny, with the reason
+    /// among the errors.
+    #[must_use]
+    pub fn decide_presented(
+        &self,
+        entities: &EntityStore,
+        request: AccessRequest,
+        presented: Option<&Grant>,
+        verifier: &GrantVerifier,
+    ) -> Decision {
+        match presented.map(|g| verifier.verify(g, request.now)) {
+            None => self.decide(entities, &request),
+            Some(Ok(grant)) => self.decide(entities, &request.with_grant(grant)),
+            Some(Err(e)) => {
+                let tally = Tally {
+                    errors: vec![format!("grant: {e}")],
+                    ..Tally::default()
+                };
+                self.conclude(entities, &request, tally)
+            }
+        }
     }
 
     /// [`PolicyEngine::decide`] over the whole policy set in one Cedar call, without

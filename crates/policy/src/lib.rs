@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod audit;
 mod decision;
 mod engine;
 mod entities;
@@ -10,14 +11,10 @@ mod grant;
 mod ids;
 mod request;
 
-pub mod audit {
-    //! placeholder
-    /// A fault.
-    #[derive(Debug, thiserror::Error)]
-    #[error("fault")]
-    pub struct AuditFault;
-}
-
+pub use audit::{
+    Appended, AuditFault, AuditLog, AuditReport, CHECKPOINT_PAYLOAD_TYPE, Checkpoint, FaultKind,
+    GENESIS, read_anchor, verify_log,
+};
 pub use decision::{AuditRecord, Decision, Effect};
 pub use engine::{
     DATA_ACCESS_TEMPLATE, DEFAULT_POLICIES, EntityRef, PolicyEngine, PolicyEngineBuilder, SCHEMA,
@@ -30,7 +27,10 @@ pub use grant::{
     GrantClaims, GrantError, GrantId, GrantIssuer, GrantRequest, GrantVerifier, VerifiedGrant,
 };
 pub use ids::{Action, CollectionId, GroupId, Principal, Resource, ServiceAccountId, UserId};
-pub use request::{AccessRequest, Approvals, region_scopes};
+pub use request::{AccessRequest, Approvals, RequestDocument, region_scopes};
+
+#[doc(hidden)]
+pub mod fuzzing;
 
 /// Re-exported so callers can name Cedar types in the engine's API.
 pub use cedar_policy;

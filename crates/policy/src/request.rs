@@ -114,3 +114,56 @@ pub fn region_scopes(region: &Region) -> Vec<&str> {
     }
     out
 }
+
+/// The JSON form of a request (`dataseal authorize --request`), documented in the
+/// README. The grant, if any, is carried as token text and verified when the request is
+/// decided ([`crate::PolicyEngine::decide_presented`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequestDocument {
+    /// `{"user": ID}` or `{"serviceAccount": ID}`.
+    pub principal: Principal,
+    /// The action's schema name.
+    pub action: Action,
+    /// `{"version": CID}` or `{"dataset": ID}`.
+    pub resource: Resource,
+    /// The purpose.
+    pub purpose: Purpose,
+    /// The region.
+    pub region: Region,
+    /// The caller's clock.
+    pub time: Timestamp,
+    /// A grant token (`v4.public.…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
+    /// Sign-offs present.
+    #[serde(default)]
+    pub approvals: Approvals,
+}
+
+impl RequestDocument {
+    /// Parses the JSON form strictly (unknown fields are refused).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Request`] naming what is wrong.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, crate::Error> {
+        serde_json::from_slice(bytes).map_err(|e| crate::Error::Request(e.to_string()))
+    }
+
+    /// The request (without its grant) and the grant token presented, if any.
+    #[must_use]
+    pub fn into_parts(self) -> (AccessRequest, Option<crate::Grant>) {
+        let grant = self.grant.map(crate::Grant::from_token);
+        let request = AccessRequest::new(
+            self.principal,
+            self.action,
+            self.resource,
+            self.purpose,
+            self.region,
+            self.time,
+        )
+        .with_approvals(self.approvals);
+        (request, grant)
+    }
+}

@@ -1,0 +1,60 @@
+//! Entry points for fuzz targets: each takes arbitrary bytes and must never panic.
+
+use std::sync::OnceLock;
+
+use dataseal_base::{SigningKey, Timestamp};
+
+use crate::{EntityStore, Grant, GrantVerifier, PolicyEngine, RequestDocument, verify_log};
+
+fn engine() -> Option<&'static PolicyEngine> {
+    static ENGINE: OnceLock<Option<PolicyEngine>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| PolicyEngine::with_defaults().ok())
+        .as_ref()
+}
+
+fn fixed_now() -> Option<Timestamp> {
+    Timestamp::from_unix_seconds(1_795_237_200).ok()
+}
+
+/// Parses a request document, and if it parses, decides it against an empty store.
+pub fn request_json(data: &[u8]) {
+    if let (Ok(doc), Some(engine)) = (RequestDocument::from_json(data), engine()) {
+        let (request, grant) = doc.into_parts();
+        if let Ok(store) = EntityStore::builder(engine).build() {
+            let verifier = GrantVerifier::new(0);
+            let decision = engine.decide_presented(&store, request, grant.as_ref(), &verifier);
+            // No entities: nothing can be allowed.
+            assert!(!decision.is_allowed(), "allowed against an empty store");
+        }
+    }
+}
+
+/// Parses an entities document against the shipped schema.
+pub fn entities_json(data: &[u8]) {
+    if let (Some(engine), Some(now)) = (engine(), fixed_now()) {
+        let _ = EntityStore::from_document(engine, data, now);
+    }
+}
+
+/// Verifies arbitrary text as a grant against a fixed key.
+pub fn grant(data: &[u8]) {
+    static KEY: OnceLock<Option<SigningKey>> = OnceLock::new();
+    let key = KEY.get_or_init(|| SigningKey::generate().ok());
+    if let (Some(key), Ok(text), Some(now)) = (key, std::str::from_utf8(data), fixed_now()) {
+        let verifier = GrantVerifier::new(60).trust(key.verifying_key());
+        let _ = verifier.verify(&Grant::from_token(text), now);
+    }
+}
+
+/// Verifies arbitrary bytes as an audit log.
+pub fn audit_log(data: &[u8]) {
+    let _ = verify_log(data, None, None);
+}
+
+/// Parses arbitrary text as user policies beside the defaults.
+pub fn policies(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = PolicyEngine::builder().policies("fuzz", text).build();
+    }
+}
