@@ -488,3 +488,64 @@ impl VerifiedGrant {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Vectors {
+        tests: Vec<Vector>,
+    }
+
+    #[derive(Deserialize)]
+    struct Vector {
+        name: String,
+        #[serde(rename = "expect-fail")]
+        expect_fail: bool,
+        #[serde(rename = "secret-key-pem")]
+        secret_key_pem: Option<String>,
+        token: String,
+        payload: Option<String>,
+        footer: String,
+        #[serde(rename = "implicit-assertion")]
+        implicit_assertion: String,
+    }
+
+    const PUBLIC_PEM: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAHrnbu7wEfAP9cGBOAHHwmH4Wsot1ciXBHwBBXQ4gsaI=\n-----END PUBLIC KEY-----";
+
+    #[test]
+    fn official_v4_public_vectors() {
+        let v: Vectors =
+            serde_json::from_str(include_str!("../tests/data/paseto-v4-public.json")).unwrap();
+        let public = VerifyingKey::from_spki_pem(PUBLIC_PEM).unwrap();
+        let mut checked = 0;
+        for t in &v.tests {
+            let verified = verify_v4_public(&public, &t.token, t.implicit_assertion.as_bytes());
+            if t.expect_fail {
+                assert!(verified.is_err(), "{} verified", t.name);
+            } else {
+                let (message, footer) = verified.unwrap();
+                assert_eq!(
+                    Some(message),
+                    t.payload.as_ref().map(|p| p.as_bytes().to_vec())
+                );
+                assert_eq!(footer, t.footer.as_bytes(), "{}", t.name);
+                let key = SigningKey::from_pkcs8_pem(t.secret_key_pem.as_ref().unwrap()).unwrap();
+                assert_eq!(key.verifying_key(), public, "{}", t.name);
+                let token = sign_v4_public(
+                    &key,
+                    t.payload.as_ref().unwrap().as_bytes(),
+                    t.footer.as_bytes(),
+                    t.implicit_assertion.as_bytes(),
+                )
+                .unwrap();
+                assert_eq!(token, t.token, "{}", t.name);
+                // Any other implicit assertion fails.
+                assert!(verify_v4_public(&public, &t.token, b"other").is_err());
+            }
+            checked += 1;
+        }
+        assert_eq!(checked, 5);
+    }
+}
