@@ -15,7 +15,7 @@ fn now() -> Timestamp {
 fn record(i: u64) -> AuditRecord {
     AuditRecord {
         time: now().saturating_add_seconds(i as i64),
-        decision: if i % 3 == 0 {
+        decision: if i.is_multiple_of(3) {
             Effect::Deny
         } else {
             Effect::Allow
