@@ -75,8 +75,11 @@ pub struct LatencyParams {
 #[serde(deny_unknown_fields)]
 pub struct TransitionParams {
     /// Decided evidence (decayed successes + failures) a Beta signal needs before it can
-    /// move a provider.
+    /// suspend a provider.
     pub min_evidence: f64,
+    /// Decided retention evidence needed before it can disqualify a provider: more than
+    /// to suspend, since disqualification is final.
+    pub min_evidence_to_disqualify: f64,
     /// Probes in the uptime window needed before uptime can move a provider.
     pub min_probes: u32,
     /// Suspend when the retrieval sub-score falls below this.
@@ -108,7 +111,7 @@ pub struct VettingParams {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DefaultParams {
-    /// Verified retrievals (default: half-life 72 h and 35 retrievals, prior 1 : 0).
+    /// Verified retrievals (default: half-life 72 h and 35 retrievals, prior 4 : 0).
     pub retrieval: SignalParams,
     /// Retention challenges (default: half-life 720 h and 69 challenges, prior 1 : 0).
     pub retention: SignalParams,
@@ -141,7 +144,7 @@ impl Default for DefaultParams {
             retrieval: SignalParams {
                 half_life_hours: Some(72.0),
                 half_life_events: Some(35.0),
-                prior_success: 1.0,
+                prior_success: 4.0,
                 prior_failure: 0.0,
             },
             retention: SignalParams {
@@ -175,6 +178,7 @@ impl Default for DefaultParams {
             },
             transitions: TransitionParams {
                 min_evidence: 10.0,
+                min_evidence_to_disqualify: 30.0,
                 min_probes: 12,
                 suspend_retrieval_below: 0.6,
                 suspend_uptime_below: 0.6,
@@ -216,6 +220,8 @@ impl DefaultParams {
             && unit(l.floor)
             && t.min_evidence.is_finite()
             && t.min_evidence >= 0.0
+            && t.min_evidence_to_disqualify.is_finite()
+            && t.min_evidence_to_disqualify >= 0.0
             && unit(t.suspend_retrieval_below)
             && unit(t.suspend_uptime_below)
             && unit(t.suspend_unknown_below)
@@ -525,7 +531,7 @@ impl ProviderState {
             return;
         }
         let ret = self.retention.at(t, specs.retention);
-        if ret.decided() >= tr.min_evidence
+        if ret.decided() >= tr.min_evidence_to_disqualify
             && ret.mean(p.retention.prior_success, p.retention.prior_failure)
                 < tr.disqualify_retention_below
         {

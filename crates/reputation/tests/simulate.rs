@@ -75,3 +75,23 @@ fn default_model_beats_the_btfs_baseline_on_selective_serving_and_on_off() {
         assert_eq!(d.false_disqualifications, 0, "{name}");
     }
 }
+
+#[test]
+#[ignore = "timing: run with --release --ignored --nocapture"]
+fn ten_thousand_providers_for_thirty_days() {
+    let mut s = Scenario::builtin("mixed").unwrap();
+    for g in &mut s.groups {
+        g.count *= 80; // 125 providers become 10,000
+    }
+    s.days = 30;
+    let start = std::time::Instant::now();
+    let r = run(&s);
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{} identities, {} events, 2 models: {secs:.1} s ({:.2} million events/s per model including scoring and placement)",
+        r.identities,
+        r.events,
+        r.events as f64 * 2.0 / secs / 1e6
+    );
+    print!("{}", r.to_csv());
+}
