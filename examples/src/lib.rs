@@ -6,6 +6,7 @@
 //! one-line message.
 
 pub mod manifest_cli;
+pub mod policy_cli;
 pub mod providers_cli;
 pub mod transport_cli;
 

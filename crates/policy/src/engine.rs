@@ -303,12 +303,12 @@ impl PolicyEngineBuilder {
     /// [`Error::Schema`], [`Error::Policy`] (parse errors, a missing or duplicate
     /// `@id`), [`Error::Validation`] (strict validation), [`Error::Link`].
     pub fn build(self) -> Result<PolicyEngine, Error> {
-        let (schema, _warnings) =
-            Schema::from_cedarschema_str(SCHEMA).map_err(|e| Error::Schema(e.to_string()))?;
+        let (schema, _warnings) = Schema::from_cedarschema_str(SCHEMA)
+            .map_err(|e| Error::Schema(crate::error::chain(&e)))?;
         let types = Types::new()?;
         let action_entities = schema
             .action_entities()
-            .map_err(|e| Error::Schema(e.to_string()))?;
+            .map_err(|e| Error::Schema(crate::error::chain(&e)))?;
         let mut action_ancestors = Vec::with_capacity(Action::ALL.len());
         for action in Action::ALL {
             let uid = types
@@ -339,7 +339,7 @@ impl PolicyEngineBuilder {
         if !result.validation_passed() {
             let errors: Vec<String> = result
                 .validation_errors()
-                .map(ToString::to_string)
+                .map(|e| crate::error::chain(e))
                 .collect();
             return Err(Error::Validation(errors.join("; ")));
         }
@@ -367,7 +367,7 @@ fn add_source(all: &mut PolicySet, origin: &str, text: &str) -> Result<(), Error
         origin: origin.to_owned(),
         message,
     };
-    let parsed = PolicySet::from_str(text).map_err(|e| err(e.to_string()))?;
+    let parsed = PolicySet::from_str(text).map_err(|e| err(crate::error::chain(&e)))?;
     // Sorted by position in the text would be nicer; sort by id for determinism.
     let mut statics: Vec<&Policy> = parsed.policies().collect();
     statics.sort_by(|a, b| a.id().cmp(b.id()));
@@ -502,7 +502,7 @@ impl PolicyEngine {
             .ok_or_else(|| err("no such link".to_owned()))?;
         self.all
             .unlink(pid.clone())
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| err(crate::error::chain(&e)))?;
         let key = self.scope_key(&policy);
         if key == (None, None) {
             // In every action's slice it applies to; absent from the others.
@@ -513,7 +513,7 @@ impl PolicyEngine {
             bucket
                 .set
                 .unlink(pid.clone())
-                .map_err(|e| err(e.to_string()))?;
+                .map_err(|e| err(crate::error::chain(&e)))?;
         }
         self.digests.remove(id);
         self.rehash();
@@ -566,21 +566,21 @@ impl PolicyEngine {
         let mut alone = PolicySet::new();
         alone
             .add_template(template)
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| err(crate::error::chain(&e)))?;
         alone
             .link(template_id.clone(), pid.clone(), slots.clone())
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| err(crate::error::chain(&e)))?;
         let result = Validator::new(self.schema.clone()).validate(&alone, ValidationMode::Strict);
         if !result.validation_passed() {
             let errors: Vec<String> = result
                 .validation_errors()
-                .map(ToString::to_string)
+                .map(|e| crate::error::chain(e))
                 .collect();
             return Err(err(errors.join("; ")));
         }
         self.all
             .link(template_id, pid.clone(), slots)
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| err(crate::error::chain(&e)))?;
         let policy = self
             .all
             .policy(&pid)
@@ -856,7 +856,7 @@ impl PolicyEngine {
             context,
             Some(&self.schema),
         )
-        .map_err(|e| format!("request: {e}"))?;
+        .map_err(|e| format!("request: {}", crate::error::chain(&e)))?;
         Ok((request, principal, resource))
     }
 
@@ -929,7 +929,7 @@ impl PolicyEngine {
                 RestrictedExpression::new_record(fields).map_err(|e| e.to_string())?,
             ));
         }
-        Context::from_pairs(pairs).map_err(|e| e.to_string())
+        Context::from_pairs(pairs).map_err(|e| crate::error::chain(&e))
     }
 
     fn conclude(&self, store: &EntityStore, req: &AccessRequest, tally: Tally) -> Decision {

@@ -222,8 +222,8 @@ impl EntityStoreBuilder<'_> {
     ) -> Result<(), Error> {
         let attrs: HashMap<String, RestrictedExpression> =
             attrs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        let entity =
-            Entity::new(uid, attrs, parents).map_err(|e| Error::Entities(e.to_string()))?;
+        let entity = Entity::new(uid, attrs, parents)
+            .map_err(|e| Error::Entities(crate::error::chain(&e)))?;
         self.insert(entity)
     }
 
@@ -352,7 +352,7 @@ impl EntityStoreBuilder<'_> {
             ("nonCommercialUse".to_owned(), b(c.non_commercial_use)),
             ("shareAlike".to_owned(), b(c.share_alike)),
         ])
-        .map_err(|e| Error::Entities(e.to_string()))?;
+        .map_err(|e| Error::Entities(crate::error::chain(&e)))?;
         let consent = match &m.consent {
             Some(basis) => enum_name(&basis.lawful_basis)?,
             None => "none".to_owned(),
@@ -411,7 +411,7 @@ impl EntityStoreBuilder<'_> {
     /// [`Error::Entities`] naming what is wrong.
     pub fn add_json(&mut self, value: serde_json::Value) -> Result<&mut Self, Error> {
         let entity = Entity::from_json_value(value, Some(self.engine.schema()))
-            .map_err(|e| Error::Entities(e.to_string()))?;
+            .map_err(|e| Error::Entities(crate::error::chain(&e)))?;
         if entity.uid().type_name() == &self.engine.types().version {
             return Err(Error::Entities(format!(
                 "{}: dataset versions come only from verified manifests",
@@ -430,7 +430,7 @@ impl EntityStoreBuilder<'_> {
     pub fn build(&mut self) -> Result<EntityStore, Error> {
         let entities = std::mem::take(&mut self.entities);
         let entities = Entities::from_entities(entities.into_values(), Some(self.engine.schema()))
-            .map_err(|e| Error::Entities(e.to_string()))?;
+            .map_err(|e| Error::Entities(crate::error::chain(&e)))?;
         let hash = entities_hash(&entities)?;
         Ok(EntityStore { entities, hash })
     }
@@ -460,7 +460,7 @@ fn entities_hash(entities: &Entities) -> Result<String, Error> {
     for entity in entities.iter() {
         let json = entity
             .to_json_value()
-            .map_err(|e| Error::Entities(e.to_string()))?;
+            .map_err(|e| Error::Entities(crate::error::chain(&e)))?;
         lines.push(canonical(json).to_string());
     }
     lines.sort_unstable();

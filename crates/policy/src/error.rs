@@ -77,3 +77,19 @@ impl Error {
         }
     }
 }
+
+/// An error and its sources, on one line (Cedar's own messages keep the detail, such
+/// as the attribute at fault, in the source chain).
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}

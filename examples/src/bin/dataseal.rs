@@ -120,6 +120,18 @@ enum Command {
         #[command(subcommand)]
         command: CarCommand,
     },
+    /// Decide a request against the Cedar policies: exit 0 allow, 3 deny.
+    Authorize(dataseal_examples::policy_cli::AuthorizeArgs),
+    /// Issue and verify short-lived, purpose-bound access grants.
+    Grant {
+        #[command(subcommand)]
+        command: dataseal_examples::policy_cli::GrantCommand,
+    },
+    /// Verify a tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: dataseal_examples::policy_cli::AuditCommand,
+    },
     /// Provider reputation: score an events file, attest scores, run simulations.
     Providers {
         #[command(subcommand)]
@@ -248,6 +260,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         ),
         Command::Manifest { command } => manifest(command, cli.json),
         Command::Providers { command } => dataseal_examples::providers_cli::run(command, cli.json),
+        Command::Authorize(args) => dataseal_examples::policy_cli::authorize(&args, cli.json),
+        Command::Grant { command } => dataseal_examples::policy_cli::grant(&command, cli.json),
+        Command::Audit { command } => dataseal_examples::policy_cli::audit(&command, cli.json),
         Command::Cid { chunk_size, file } => {
             let report = t::cid_cmd(&file, chunk_size)?;
             say(&format!(

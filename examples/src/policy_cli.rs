@@ -1,0 +1,365 @@
+//! The `dataseal authorize`, `grant issue|verify` and `audit verify` subcommands over
+//! `dataseal-policy`.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use dataseal_base::dsse::TrustPolicy;
+use dataseal_base::{Cid, Role, Timestamp, VerifyingKey};
+use dataseal_policy::{
+    AuditLog, EntityStore, Grant, GrantError, GrantIssuer, GrantRequest, GrantVerifier,
+    PolicyEngine, Principal, RequestDocument, ServiceAccountId, UserId, read_anchor, verify_log,
+};
+use serde_json::json;
+
+use crate::manifest_cli::{manifest_exit_code, read_document, read_signing_key};
+use crate::{EXIT_VERIFY, Failure, show};
+
+/// Exit code: denied by policy.
+pub const EXIT_DENIED: u8 = 3;
+
+/// `dataseal authorize`.
+#[derive(Debug, Args)]
+pub struct AuthorizeArgs {
+    /// The entities document: directory entities, trusted manifest keys, and versions as
+    /// signed manifest envelopes (see the dataseal-policy README).
+    #[arg(long, value_name = "ENTITIES.json")]
+    entities: PathBuf,
+    /// The request: principal, action, resource, purpose, region, time, grant,
+    /// approvals.
+    #[arg(long, value_name = "REQUEST.json")]
+    request: PathBuf,
+    /// A directory of extra *.cedar policies and templates, loaded beside the defaults.
+    #[arg(long, value_name = "DIR")]
+    policies: Option<PathBuf>,
+    /// A public key (PEM) trusted to issue grants; repeatable.
+    #[arg(long = "grant-key", value_name = "KEY.pub")]
+    grant_keys: Vec<PathBuf>,
+    /// Clock-skew tolerance for grants, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    skew: u32,
+    /// Append the decision's audit record to this log.
+    #[arg(long, value_name = "LOG")]
+    audit_log: Option<PathBuf>,
+}
+
+/// `dataseal grant …`.
+#[derive(Debug, Subcommand)]
+pub enum GrantCommand {
+    /// Issue a grant (a PASETO v4.public token) and print it on stdout.
+    Issue {
+        /// The issuer's Ed25519 private key (PKCS#8 PEM).
+        #[arg(long, value_name = "signing.key")]
+        key: PathBuf,
+        /// The issuer's name, recorded in the grant.
+        #[arg(long, value_name = "NAME")]
+        issuer: String,
+        /// Who may use it: user:ID or service-account:ID.
+        #[arg(long, value_name = "PRINCIPAL")]
+        principal: String,
+        /// The manifest CID of the dataset version.
+        #[arg(long, value_name = "CID")]
+        cid: String,
+        /// The purpose.
+        #[arg(long)]
+        purpose: String,
+        /// The region.
+        #[arg(long)]
+        region: String,
+        /// Lifetime in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+        ttl: i64,
+        /// Start of the window instead of now (YYYY-MM-DDTHH:MM:SSZ).
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
+    },
+    /// Verify a grant: exit 0 if valid now (or at --at), 1 if refused, 2 if malformed.
+    Verify {
+        /// A trusted issuer public key (PEM); repeatable.
+        #[arg(long = "key", value_name = "KEY.pub", required = true)]
+        keys: Vec<PathBuf>,
+        /// Clock-skew tolerance in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        skew: u32,
+        /// Verify at this time instead of now (YYYY-MM-DDTHH:MM:SSZ).
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
+        /// A file holding the token.
+        grant: PathBuf,
+    },
+}
+
+/// `dataseal audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify an audit log's hash chain and checkpoints: exit 0 if intact, 1 if broken
+    /// (naming the line), 2 if unreadable.
+    Verify {
+        /// A public key (PEM) trusted to sign checkpoints; repeatable. Without one,
+        /// checkpoints are checked against the chain but their signatures are not.
+        #[arg(long = "trust", value_name = "KEY.pub")]
+        trust: Vec<PathBuf>,
+        /// The last checkpoint known from elsewhere (default: LOG.checkpoint, if present).
+        #[arg(long, value_name = "FILE")]
+        anchor: Option<PathBuf>,
+        /// The log.
+        log: PathBuf,
+    },
+}
+
+fn read_text(path: &Path) -> Result<String, Failure> {
+    String::from_utf8(read_document(path)?)
+        .map_err(|_| Failure::usage(format!("{}: not UTF-8", show(path))))
+}
+
+fn read_public_key(path: &Path) -> Result<VerifyingKey, Failure> {
+    VerifyingKey::from_spki_pem(&read_text(path)?)
+        .map_err(|e| Failure::usage(format!("{}: {e}", show(path))))
+}
+
+fn time(at: Option<&str>) -> Result<Timestamp, Failure> {
+    at.map_or_else(
+        || Ok(Timestamp::now()),
+        |t| t.parse().map_err(|e| Failure::usage(format!("--at: {e}"))),
+    )
+}
+
+fn policy_failure(context: &str, err: &dataseal_policy::Error) -> Failure {
+    match err {
+        dataseal_policy::Error::Manifest(m) => {
+            Failure::new(manifest_exit_code(m), format!("{context}: {err}"))
+        }
+        _ => Failure::usage(format!("{context}: {err}")),
+    }
+}
+
+fn emit(json: bool, value: &serde_json::Value) -> Result<(), Failure> {
+    if json {
+        let mut out = io::stdout().lock();
+        writeln!(out, "{value}").map_err(|e| Failure::io("writing stdout", &e))?;
+    }
+    Ok(())
+}
+
+fn say(message: &str) {
+    // If stderr is gone there is nobody left to tell; the exit code still says it.
+    let _ = writeln!(io::stderr().lock(), "{message}");
+}
+
+/// Runs `dataseal authorize`: exit 0 allow, 3 deny, 2 malformed input (1 when a
+/// manifest envelope in the entities does not verify).
+///
+/// # Errors
+///
+/// A [`Failure`] carrying the exit code; a deny is a failure with [`EXIT_DENIED`].
+pub fn authorize(args: &AuthorizeArgs, json: bool) -> Result<(), Failure> {
+    let request = read_document(&args.request)?;
+    let request = RequestDocument::from_json(&request)
+        .map_err(|e| Failure::usage(format!("{}: {e}", show(&args.request))))?;
+    let mut builder = PolicyEngine::builder();
+    if let Some(dir) = &args.policies {
+        builder = builder
+            .policies_dir(dir)
+            .map_err(|e| policy_failure(&show(dir), &e))?;
+    }
+    let engine = builder
+        .build()
+        .map_err(|e| policy_failure("policies", &e))?;
+    let entities = read_document(&args.entities)?;
+    let entities = EntityStore::from_document(&engine, &entities, request.time)
+        .map_err(|e| policy_failure(&show(&args.entities), &e))?;
+    let mut verifier = GrantVerifier::new(args.skew);
+    for key in &args.grant_keys {
+        verifier = verifier.trust(read_public_key(key)?);
+    }
+    let (request, grant) = request.into_parts();
+    if let Some(g) = &grant
+        && let Err(GrantError::Malformed(why)) = verifier.verify(g, request.now)
+    {
+        return Err(Failure::usage(format!(
+            "{}: grant: {why}",
+            show(&args.request)
+        )));
+    }
+    let now = request.now;
+    let decision = engine.decide_presented(&entities, request, grant.as_ref(), &verifier);
+    if let Some(path) = &args.audit_log {
+        AuditLog::open(path)
+            .append(decision.audit_record(), now)
+            .map_err(|e| Failure::usage(format!("{}: {e}", show(path))))?;
+    }
+    let record = serde_json::to_value(decision.audit_record())
+        .map_err(|e| Failure::usage(format!("audit record: {e}")))?;
+    emit(
+        json,
+        &json!({
+            "decision": decision.effect(),
+            "policies": decision.determining_policies(),
+            "forbid": decision.forbid_fired(),
+            "errors": decision.errors(),
+            "record": record,
+        }),
+    )?;
+    let policies = decision.determining_policies().join(", ");
+    if decision.is_allowed() {
+        say(&format!("allow ({policies})"));
+        Ok(())
+    } else {
+        let why = if !decision.errors().is_empty() {
+            decision.errors().join("; ")
+        } else if policies.is_empty() {
+            "no policy permits it".to_owned()
+        } else {
+            format!("forbidden by {policies}")
+        };
+        Err(Failure::new(EXIT_DENIED, format!("deny: {why}")))
+    }
+}
+
+fn parse_principal(text: &str) -> Result<Principal, Failure> {
+    let bad = |e: dataseal_policy::Error| Failure::usage(format!("--principal: {e}"));
+    if let Some(id) = text.strip_prefix("user:") {
+        UserId::new(id).map(Principal::User).map_err(bad)
+    } else if let Some(id) = text.strip_prefix("service-account:") {
+        ServiceAccountId::new(id)
+            .map(Principal::ServiceAccount)
+            .map_err(bad)
+    } else {
+        Err(Failure::usage(format!(
+            "--principal {text:?}: expected user:ID or service-account:ID"
+        )))
+    }
+}
+
+/// Runs `dataseal grant issue|verify`.
+///
+/// # Errors
+///
+/// A [`Failure`]: exit 1 for a refused grant, 2 for malformed input.
+pub fn grant(command: &GrantCommand, json: bool) -> Result<(), Failure> {
+    match command {
+        GrantCommand::Issue {
+            key,
+            issuer,
+            principal,
+            cid,
+            purpose,
+            region,
+            ttl,
+            at,
+        } => {
+            if *ttl < 1 {
+                return Err(Failure::usage("--ttl: at least 1 second"));
+            }
+            let request = GrantRequest {
+                principal: parse_principal(principal)?,
+                cid: cid
+                    .parse::<Cid>()
+                    .map_err(|e| Failure::usage(format!("--cid: {e}")))?,
+                purpose: purpose
+                    .parse()
+                    .map_err(|e| Failure::usage(format!("--purpose: {e}")))?,
+                region: region
+                    .parse()
+                    .map_err(|e| Failure::usage(format!("--region: {e}")))?,
+            };
+            let issuer =
+                GrantIssuer::new(read_signing_key(key)?, issuer.clone()).with_ttl_seconds(*ttl);
+            let now = time(at.as_deref())?;
+            let grant = issuer
+                .issue(&request, now)
+                .map_err(|e| Failure::usage(format!("grant: {e}")))?;
+            let mut out = io::stdout().lock();
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    json!({"token": grant.as_str(), "notBefore": now, "expires": now.saturating_add_seconds(*ttl)})
+                )
+            } else {
+                writeln!(out, "{grant}")
+            }
+            .map_err(|e| Failure::io("writing stdout", &e))?;
+            say(&format!(
+                "issued a grant for {} on {} ({}, {}) valid {} s",
+                request.principal, request.cid, request.purpose, request.region, ttl
+            ));
+            Ok(())
+        }
+        GrantCommand::Verify {
+            keys,
+            skew,
+            at,
+            grant,
+        } => {
+            let mut verifier = GrantVerifier::new(*skew);
+            for key in keys {
+                verifier = verifier.trust(read_public_key(key)?);
+            }
+            let token = Grant::from_token(read_text(grant)?);
+            let now = time(at.as_deref())?;
+            match verifier.verify(&token, now) {
+                Ok(v) => {
+                    let claims = serde_json::to_value(v.claims())
+                        .map_err(|e| Failure::usage(format!("claims: {e}")))?;
+                    emit(json, &json!({"valid": true, "claims": claims}))?;
+                    say(&format!("valid: grant {}", v.id()));
+                    Ok(())
+                }
+                Err(e @ GrantError::Malformed(_)) => {
+                    Err(Failure::usage(format!("{}: {e}", show(grant))))
+                }
+                Err(e) => {
+                    emit(json, &json!({"valid": false, "reason": e.to_string()}))?;
+                    Err(Failure::verify(format!("{}: {e}", show(grant))))
+                }
+            }
+        }
+    }
+}
+
+/// Runs `dataseal audit verify`.
+///
+/// # Errors
+///
+/// A [`Failure`]: exit 1 if the log is broken, 2 if it cannot be read.
+pub fn audit(command: &AuditCommand, json: bool) -> Result<(), Failure> {
+    let AuditCommand::Verify { trust, anchor, log } = command;
+    let mut policy = TrustPolicy::new();
+    let role: Role = "audit"
+        .parse()
+        .map_err(|e| Failure::usage(format!("role: {e}")))?;
+    for key in trust {
+        policy = policy.trust(read_public_key(key)?, role.clone());
+    }
+    let anchor = match anchor {
+        Some(path) => Some(
+            serde_json::from_slice(&read_document(path)?)
+                .map_err(|e| Failure::usage(format!("{}: {e}", show(path))))?,
+        ),
+        None => read_anchor(&AuditLog::open(log))
+            .map_err(|e| Failure::usage(format!("{}: {e}", show(log))))?,
+    };
+    let bytes = read_document(log)?;
+    let trust = (!trust.is_empty()).then_some(&policy);
+    match verify_log(&bytes, trust, anchor.as_ref()) {
+        Ok(report) => {
+            let value = serde_json::to_value(&report)
+                .map_err(|e| Failure::usage(format!("report: {e}")))?;
+            emit(json, &json!({"intact": true, "report": value}))?;
+            say(&format!(
+                "intact: {} lines, {} records, {} checkpoints, {} lines after the last checkpoint",
+                report.lines, report.records, report.checkpoints, report.unsigned_tail
+            ));
+            Ok(())
+        }
+        Err(fault) => {
+            emit(
+                json,
+                &json!({"intact": false, "line": fault.line, "kind": fault.kind, "detail": fault.detail}),
+            )?;
+            Err(Failure::new(EXIT_VERIFY, format!("{}: {fault}", show(log))))
+        }
+    }
+}

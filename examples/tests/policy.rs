@@ -1,0 +1,410 @@
+//! Runs the built `dataseal authorize`, `grant issue|verify` and `audit verify`
+//! subcommands end to end.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failure should panic with context"
+)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+const DATASEAL: &str = env!("CARGO_BIN_EXE_dataseal");
+const T0: &str = "2026-11-21T12:00:00Z";
+const T1: &str = "2026-11-21T12:01:00Z";
+
+fn run(args: &[&str]) -> Output {
+    Command::new(DATASEAL).args(args).output().unwrap()
+}
+
+#[track_caller]
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap()
+}
+
+fn err(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct World {
+    dir: tempfile::TempDir,
+    cid: String,
+    envelope: Value,
+}
+
+impl World {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |s: &str| dir.path().join(s);
+        for who in ["publisher", "grants", "audit", "rogue"] {
+            let out = run(&["keygen", "--out", p(who).to_str().unwrap()]);
+            assert_eq!(code(&out), 0, "{}", err(&out));
+        }
+        fs::create_dir_all(p("data")).unwrap();
+        fs::write(p("data/a.csv"), "x,y\n1,2\n").unwrap();
+        fs::write(
+            p("meta.json"),
+            r#"{"license":"CC-BY-4.0","licenseConditions":{"academicUse":true,"attribution":true,"commercialUse":true,"nonCommercialUse":true,"shareAlike":false,"tier":"open"},"purposes":["training","research"],"regions":["EU"],"sensitivity":"internal"}"#,
+        )
+        .unwrap();
+        let out = run(&[
+            "manifest",
+            "build",
+            "--name",
+            "claims",
+            "--version",
+            "1.0.0",
+            "--meta",
+            p("meta.json").to_str().unwrap(),
+            p("data").to_str().unwrap(),
+        ]);
+        assert_eq!(code(&out), 0, "{}", err(&out));
+        fs::write(p("manifest.json"), &out.stdout).unwrap();
+        let out = run(&[
+            "manifest",
+            "sign",
+            "--key",
+            p("publisher/signing.key").to_str().unwrap(),
+            "--role",
+            "publisher",
+            p("manifest.json").to_str().unwrap(),
+        ]);
+        assert_eq!(code(&out), 0, "{}", err(&out));
+        fs::write(p("envelope.json"), &out.stdout).unwrap();
+        let envelope: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let out = run(&["manifest", "cid", p("envelope.json").to_str().unwrap()]);
+        assert_eq!(code(&out), 0, "{}", err(&out));
+        let cid = stdout(&out).trim().to_owned();
+        let w = Self { dir, cid, envelope };
+        w.write_entities("entities.json", false);
+        w
+    }
+
+    fn p(&self, s: &str) -> PathBuf {
+        self.dir.path().join(s)
+    }
+
+    fn s(&self, s: &str) -> String {
+        self.p(s).to_str().unwrap().to_owned()
+    }
+
+    fn write_entities(&self, name: &str, revoked: bool) {
+        let publisher = fs::read_to_string(self.p("publisher/signing.pub")).unwrap();
+        let doc = json!({
+            "entities": [
+                {"uid": {"type": "Dataseal::User", "id": "tess"}, "attrs": {},
+                 "parents": [{"type": "Dataseal::Role", "id": "trainer"}]},
+                {"uid": {"type": "Dataseal::User", "id": "olivia"}, "attrs": {}, "parents": []}
+            ],
+            "trust": [{"publicKey": publisher, "role": "publisher"}],
+            "versions": [{
+                "envelope": self.envelope,
+                "owner": "olivia", "organisation": "acme", "uploader": "olivia",
+                "state": {"revoked": revoked}
+            }]
+        });
+        fs::write(self.p(name), doc.to_string()).unwrap();
+    }
+
+    fn issue(&self, name: &str, principal: &str, purpose: &str) -> String {
+        let out = run(&[
+            "grant",
+            "issue",
+            "--key",
+            &self.s("grants/signing.key"),
+            "--issuer",
+            "grants.test",
+            "--principal",
+            principal,
+            "--cid",
+            &self.cid,
+            "--purpose",
+            purpose,
+            "--region",
+            "DE",
+            "--at",
+            T0,
+        ]);
+        assert_eq!(code(&out), 0, "{}", err(&out));
+        let token = stdout(&out).trim().to_owned();
+        assert!(token.starts_with("v4.public."));
+        fs::write(self.p(name), &token).unwrap();
+        token
+    }
+
+    fn request(&self, name: &str, purpose: &str, grant: Option<&str>) {
+        let mut r = json!({
+            "principal": {"user": "tess"},
+            "action": "train",
+            "resource": {"version": self.cid},
+            "purpose": purpose,
+            "region": "DE",
+            "time": T1,
+        });
+        if let Some(g) = grant {
+            r["grant"] = Value::String(g.to_owned());
+        }
+        fs::write(self.p(name), r.to_string()).unwrap();
+    }
+
+    fn authorize(&self, entities: &str, request: &str, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "authorize".to_owned(),
+            "--entities".to_owned(),
+            self.s(entities),
+            "--request".to_owned(),
+            self.s(request),
+            "--grant-key".to_owned(),
+            self.s("grants/signing.pub"),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&args)
+    }
+}
+
+#[test]
+fn authorize_allows_and_denies_with_reasons() {
+    let w = World::new();
+    let token = w.issue("grant.txt", "user:tess", "training");
+    w.request("ok.json", "training", Some(&token));
+    let out = w.authorize("entities.json", "ok.json", &["--json"]);
+    assert_eq!(code(&out), 0, "{}", err(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["decision"], "allow");
+    assert_eq!(v["policies"], json!(["role.trainer.data"]));
+    assert_eq!(v["record"]["principal"], "user:tess");
+    assert_eq!(v["record"]["resource"], format!("version:{}", w.cid));
+
+    // Purpose not declared by the manifest (and not the grant's): deny, exit 3.
+    w.request("marketing.json", "marketing", Some(&token));
+    let out = w.authorize("entities.json", "marketing.json", &["--json"]);
+    assert_eq!(code(&out), 3, "{}", err(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["decision"], "deny");
+    assert_eq!(v["policies"], json!(["grant.purpose", "purpose.declared"]));
+    assert!(err(&out).contains("forbidden by"), "{}", err(&out));
+
+    // No grant.
+    w.request("nogrant.json", "training", None);
+    let out = w.authorize("entities.json", "nogrant.json", &[]);
+    assert_eq!(code(&out), 3);
+    assert!(err(&out).contains("grant.required"), "{}", err(&out));
+
+    // A revoked version.
+    w.write_entities("revoked.json", true);
+    let out = w.authorize("revoked.json", "ok.json", &[]);
+    assert_eq!(code(&out), 3);
+    assert!(err(&out).contains("state.revoked"), "{}", err(&out));
+
+    // A grant for someone else.
+    let other = w.issue("other.txt", "user:olivia", "training");
+    w.request("other.json", "training", Some(&other));
+    let out = w.authorize("entities.json", "other.json", &[]);
+    assert_eq!(code(&out), 3);
+    assert!(err(&out).contains("grant.principal.user"), "{}", err(&out));
+
+    // A grant the verifier does not trust: deny, with the reason.
+    let out = run(&[
+        "authorize",
+        "--entities",
+        &w.s("entities.json"),
+        "--request",
+        &w.s("ok.json"),
+        "--grant-key",
+        &w.s("rogue/signing.pub"),
+    ]);
+    assert_eq!(code(&out), 3);
+    assert!(err(&out).contains("signature"), "{}", err(&out));
+}
+
+#[test]
+fn malformed_input_exits_2_and_names_the_problem() {
+    let w = World::new();
+    let token = w.issue("grant.txt", "user:tess", "training");
+    w.request("ok.json", "training", Some(&token));
+
+    fs::write(
+        w.p("bad.json"),
+        r#"{"principal":{"user":"tess"},"action":"fly"}"#,
+    )
+    .unwrap();
+    let out = w.authorize("entities.json", "bad.json", &[]);
+    assert_eq!(code(&out), 2);
+    assert!(err(&out).contains("fly"), "{}", err(&out));
+
+    let mut r: Value = serde_json::from_str(&fs::read_to_string(w.p("ok.json")).unwrap()).unwrap();
+    r["colour"] = json!("red");
+    fs::write(w.p("unknown.json"), r.to_string()).unwrap();
+    let out = w.authorize("entities.json", "unknown.json", &[]);
+    assert_eq!(code(&out), 2);
+    assert!(err(&out).contains("colour"), "{}", err(&out));
+
+    w.request("garbage-grant.json", "training", Some("not-a-token"));
+    let out = w.authorize("entities.json", "garbage-grant.json", &[]);
+    assert_eq!(code(&out), 2);
+    assert!(err(&out).contains("grant"), "{}", err(&out));
+
+    fs::write(
+        w.p("bad-entities.json"),
+        r#"{"entities":[{"uid":{"type":"Dataseal::User","id":"tess"},"attrs":{"shoeSize":42},"parents":[]}]}"#,
+    )
+    .unwrap();
+    let out = w.authorize("bad-entities.json", "ok.json", &[]);
+    assert_eq!(code(&out), 2);
+    assert!(err(&out).contains("shoeSize"), "{}", err(&out));
+
+    let out = w.authorize("missing.json", "ok.json", &[]);
+    assert_eq!(code(&out), 2);
+
+    // A tampered manifest envelope in the entities: verification failed, exit 1.
+    let mut doc: Value =
+        serde_json::from_str(&fs::read_to_string(w.p("entities.json")).unwrap()).unwrap();
+    let sig = doc["versions"][0]["envelope"]["signatures"][0]["sig"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let flipped = if sig.starts_with('A') { "B" } else { "A" };
+    doc["versions"][0]["envelope"]["signatures"][0]["sig"] =
+        Value::String(format!("{flipped}{}", &sig[1..]));
+    fs::write(w.p("tampered.json"), doc.to_string()).unwrap();
+    let out = w.authorize("tampered.json", "ok.json", &[]);
+    assert_eq!(code(&out), 1, "{}", err(&out));
+
+    // A policy directory with a policy that does not validate.
+    fs::create_dir_all(w.p("bad-policies")).unwrap();
+    fs::write(
+        w.p("bad-policies/x.cedar"),
+        r#"@id("x") permit(principal, action, resource) when { resource.shoeSize > 3 };"#,
+    )
+    .unwrap();
+    let out = w.authorize(
+        "entities.json",
+        "ok.json",
+        &["--policies", &w.s("bad-policies")],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(err(&out).contains("validation"), "{}", err(&out));
+}
+
+#[test]
+fn an_erroring_user_policy_denies() {
+    let w = World::new();
+    let token = w.issue("grant.txt", "user:tess", "training");
+    w.request("ok.json", "training", Some(&token));
+    fs::create_dir_all(w.p("policies")).unwrap();
+    fs::write(
+        w.p("policies/overflow.cedar"),
+        "@id(\"user.overflow\")\nforbid (principal, action, resource) when { context.now * 10000000000 > 0 };",
+    )
+    .unwrap();
+    let out = w.authorize(
+        "entities.json",
+        "ok.json",
+        &["--policies", &w.s("policies"), "--json"],
+    );
+    assert_eq!(code(&out), 3, "{}", err(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["forbid"], false);
+    assert!(v["errors"][0].as_str().unwrap().contains("user.overflow"));
+}
+
+#[test]
+fn grant_verify() {
+    let w = World::new();
+    w.issue("grant.txt", "user:tess", "training");
+    let verify = |at: &str, key: &str, file: &str| {
+        run(&[
+            "grant",
+            "verify",
+            "--key",
+            &w.s(key),
+            "--at",
+            at,
+            "--json",
+            &w.s(file),
+        ])
+    };
+    let out = verify(T1, "grants/signing.pub", "grant.txt");
+    assert_eq!(code(&out), 0, "{}", err(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["claims"]["sub"], "user:tess");
+    assert_eq!(v["claims"]["cid"], w.cid);
+    assert_eq!(v["claims"]["exp"], "2026-11-21T12:15:00Z");
+
+    let out = verify("2026-11-21T12:16:00Z", "grants/signing.pub", "grant.txt");
+    assert_eq!(code(&out), 1);
+    assert!(err(&out).contains("expired"), "{}", err(&out));
+    let out = verify("2026-11-21T11:00:00Z", "grants/signing.pub", "grant.txt");
+    assert_eq!(code(&out), 1);
+    assert!(err(&out).contains("not valid before"), "{}", err(&out));
+    let out = verify(T1, "rogue/signing.pub", "grant.txt");
+    assert_eq!(code(&out), 1);
+    fs::write(w.p("junk.txt"), "hello").unwrap();
+    let out = verify(T1, "grants/signing.pub", "junk.txt");
+    assert_eq!(code(&out), 2);
+
+    let out = run(&[
+        "grant",
+        "issue",
+        "--key",
+        &w.s("grants/signing.key"),
+        "--issuer",
+        "g",
+        "--principal",
+        "bob",
+        "--cid",
+        &w.cid,
+        "--purpose",
+        "x",
+        "--region",
+        "DE",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(err(&out).contains("--principal"), "{}", err(&out));
+}
+
+fn tamper(path: &Path, line: usize, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[line - 1] = lines[line - 1].replace(from, to);
+    fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn audit_verify_finds_the_broken_line() {
+    let w = World::new();
+    let token = w.issue("grant.txt", "user:tess", "training");
+    w.request("ok.json", "training", Some(&token));
+    w.request("nogrant.json", "training", None);
+    let log = w.s("audit.jsonl");
+    for (req, expect) in [("ok.json", 0), ("nogrant.json", 3), ("ok.json", 0)] {
+        let out = w.authorize("entities.json", req, &["--audit-log", &log]);
+        assert_eq!(code(&out), expect, "{}", err(&out));
+    }
+    let out = run(&["audit", "verify", "--json", &log]);
+    assert_eq!(code(&out), 0, "{}", err(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["report"]["records"], 3);
+
+    tamper(&w.p("audit.jsonl"), 2, "\"deny\"", "\"allow\"");
+    let out = run(&["audit", "verify", "--json", &log]);
+    assert_eq!(code(&out), 1, "{}", err(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        (v["line"].as_u64(), v["kind"].as_str()),
+        (Some(2), Some("edited"))
+    );
+
+    let out = run(&["audit", "verify", &w.s("nothing.jsonl")]);
+    assert_eq!(code(&out), 2);
+}
