@@ -208,8 +208,11 @@ impl Scenario {
         if self.days == 0 || self.days > 3_650 {
             return bad("days must be 1 to 3650");
         }
-        if self.challenge_every_hours == 0 || self.replicas == 0 {
-            return bad("challenge_every_hours and replicas must be positive");
+        if self.challenge_every_hours == 0 || self.replicas == 0 || self.replicas > 1_000 {
+            return bad("challenge_every_hours must be positive and replicas 1 to 1000");
+        }
+        if self.reads_per_hour > 1_000 || self.placements_per_day > 1_000_000 {
+            return bad("at most 1000 reads per hour and 1,000,000 placements per day");
         }
         if !(0.0..=1.0).contains(&self.exploration_share) {
             return bad("exploration_share must be in [0, 1]");
@@ -234,12 +237,12 @@ impl Scenario {
                 Behaviour::OnOff {
                     on_hours,
                     off_hours,
-                } => on_hours + off_hours > 0,
+                } => *on_hours <= 100_000 && *off_hours <= 100_000 && on_hours + off_hours > 0,
                 Behaviour::SelectiveServing { read_fail_rate } => rate(*read_fail_rate),
                 Behaviour::Whitewashing {
                     fail_rate,
                     rejoin_every_days,
-                } => rate(*fail_rate) && *rejoin_every_days > 0,
+                } => rate(*fail_rate) && (1..=3_650).contains(rejoin_every_days),
                 Behaviour::SybilCluster { .. } => true,
             };
             if !ok {

@@ -36,6 +36,20 @@ fn every_builtin_scenario_parses() {
     assert!(
         Scenario::from_json(r#"{"name":"x","seed":1,"days":1,"groups":[],"extra":1}"#).is_err()
     );
+    for bad in [
+        r#"{"kind":"on_off","on_hours":4294967295,"off_hours":1}"#,
+        r#"{"kind":"whitewashing","fail_rate":0.5,"rejoin_every_days":4294967295}"#,
+        r#"{"kind":"honest","fail_rate":1.5}"#,
+        r#"{"kind":"flaky_honest","fail_rate":0.1,"unknown_rate":0.1,"outage_hours":24}"#,
+    ] {
+        let text = format!(
+            r#"{{"name":"x","seed":1,"days":1,"groups":[{{"count":1,"behaviour":{bad}}}]}}"#
+        );
+        assert!(
+            matches!(Scenario::from_json(&text), Err(Error::Scenario(_))),
+            "{bad}"
+        );
+    }
 }
 
 #[test]
