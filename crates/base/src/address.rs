@@ -107,6 +107,30 @@ impl Cid {
         Self::check(cid)
     }
 
+    /// The same content as a CIDv1 (a CIDv0 becomes CIDv1 dag-pb with the same digest; a
+    /// CIDv1 is returned unchanged).
+    #[must_use]
+    pub fn to_v1(&self) -> Self {
+        match self.0.version() {
+            cid::Version::V0 => Self::v1_from_sha256(self.codec(), self.sha256_digest()),
+            cid::Version::V1 => *self,
+        }
+    }
+
+    /// Reads one binary CID from the front of `bytes` (as CAR frames and dag-pb links hold
+    /// them) and returns it with the bytes after it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCid`] if no valid SHA2-256 CID starts `bytes`.
+    pub fn read_prefix(bytes: &[u8]) -> Result<(Self, &[u8]), Error> {
+        let mut cursor = std::io::Cursor::new(bytes);
+        let cid =
+            cid::Cid::read_bytes(&mut cursor).map_err(|e| Error::InvalidCid(e.to_string()))?;
+        let used = usize::try_from(cursor.position()).unwrap_or(bytes.len());
+        Ok((Self::check(cid)?, bytes.get(used..).unwrap_or_default()))
+    }
+
     /// The wrapped [`cid::Cid`], for interoperating with other IPLD crates.
     #[must_use]
     pub fn as_cid(&self) -> &cid::Cid {
@@ -206,6 +230,28 @@ mod tests {
             .unwrap();
         let parsed: Cid = b58.parse().unwrap();
         assert_eq!(parsed.to_string(), cid.to_string());
+    }
+
+    #[test]
+    fn v1_and_prefixes() {
+        let v0: Cid = "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH"
+            .parse()
+            .unwrap();
+        let v1 = v0.to_v1();
+        assert_eq!(v1.version(), 1);
+        assert_eq!(v1.codec(), codec::DAG_PB);
+        assert_eq!(v1.sha256_digest(), v0.sha256_digest());
+        assert_eq!(v1.to_v1(), v1);
+        let raw = Cid::raw_sha256(b"abc");
+        let mut framed = raw.to_bytes();
+        framed.extend_from_slice(b"rest");
+        let (back, rest) = Cid::read_prefix(&framed).unwrap();
+        assert_eq!((back, rest), (raw, &b"rest"[..]));
+        let mut v0_framed = v0.to_bytes();
+        v0_framed.push(7);
+        assert_eq!(Cid::read_prefix(&v0_framed).unwrap(), (v0, &[7u8][..]));
+        assert!(Cid::read_prefix(&[0x01, 0x55]).is_err());
+        assert!(Cid::read_prefix(&[]).is_err());
     }
 
     #[test]
