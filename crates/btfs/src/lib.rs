@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod caps;
+mod client;
+mod error;
+mod store;
+mod wire;
+
+pub use caps::{BlockPutStyle, Capabilities, MissingBlocks, NodeVersion};
+pub use client::{Client, ClientBuilder, USER_AGENT};
+pub use error::Error;
+
+pub use dataseal_transport::{Cid, Transport};
