@@ -191,12 +191,29 @@ struct Bucket {
 type ScopeKey = (Option<EntityUid>, Option<EntityUid>);
 
 /// The policies indexed for slicing: per action, the policies whose principal and
-/// resource scopes name no entity; per (principal entity, resource entity) scope key,
-/// the policies and links scoped to it.
+/// resource scopes name no entity; then the policies and links scoped to a principal
+/// entity only, to a resource entity only, or to both.
 #[derive(Debug, Clone, Default)]
 struct Index {
     unscoped: Vec<PolicySet>,
-    scoped: HashMap<ScopeKey, Bucket>,
+    by_principal: HashMap<EntityUid, Bucket>,
+    by_resource: HashMap<EntityUid, Bucket>,
+    by_pair: HashMap<EntityUid, HashMap<EntityUid, Bucket>>,
+}
+
+impl Index {
+    fn bucket_mut(&mut self, key: ScopeKey) -> Option<&mut Bucket> {
+        match key {
+            (None, None) => None,
+            (Some(p), None) => Some(self.by_principal.entry(p).or_default()),
+            (None, Some(r)) => Some(self.by_resource.entry(r).or_default()),
+            (Some(p), Some(r)) => Some(self.by_pair.entry(p).or_default().entry(r).or_default()),
+        }
+    }
+
+    fn has_scoped(&self) -> bool {
+        !(self.by_principal.is_empty() && self.by_resource.is_empty() && self.by_pair.is_empty())
+    }
 }
 
 /// The schema, the default and user policies, templates and template links, validated
@@ -509,7 +526,7 @@ impl PolicyEngine {
             for set in &mut self.index.unscoped {
                 set.unlink(pid.clone()).ok();
             }
-        } else if let Some(bucket) = self.index.scoped.get_mut(&key) {
+        } else if let Some(bucket) = self.index.bucket_mut(key) {
             bucket
                 .set
                 .unlink(pid.clone())
@@ -595,7 +612,7 @@ impl PolicyEngine {
     fn reindex(&mut self) -> Result<(), Error> {
         self.index = Index {
             unscoped: vec![PolicySet::new(); Action::ALL.len()],
-            scoped: HashMap::new(),
+            ..Index::default()
         };
         let policies: Vec<Policy> = self.all.policies().cloned().collect();
         for policy in &policies {
@@ -697,8 +714,7 @@ impl PolicyEngine {
                     insert(set)?;
                 }
             }
-        } else {
-            let bucket = self.index.scoped.entry(key).or_default();
+        } else if let Some(bucket) = self.index.bucket_mut(key) {
             insert(&mut bucket.set)?;
             bucket.actions |= mask;
         }
@@ -788,43 +804,34 @@ impl PolicyEngine {
         if let Some(set) = self.index.unscoped.get(action.index()) {
             tally.absorb(&self.authorizer.is_authorized(request, set, entities));
         }
-        if self.index.scoped.is_empty() {
+        if !self.index.has_scoped() {
             return;
         }
-        let mut ps: Vec<Option<EntityUid>> = vec![None, Some(principal.clone())];
-        ps.extend(
-            entities
-                .ancestors(principal)
-                .into_iter()
-                .flatten()
-                .cloned()
-                .map(Some),
-        );
-        let mut rs: Vec<Option<EntityUid>> = vec![None, Some(resource.clone())];
-        rs.extend(
-            entities
-                .ancestors(resource)
-                .into_iter()
-                .flatten()
-                .cloned()
-                .map(Some),
-        );
+        let mut ps: Vec<&EntityUid> = vec![principal];
+        ps.extend(entities.ancestors(principal).into_iter().flatten());
+        let mut rs: Vec<&EntityUid> = vec![resource];
+        rs.extend(entities.ancestors(resource).into_iter().flatten());
+        let mut run = |bucket: Option<&Bucket>| {
+            if let Some(bucket) = bucket
+                && bucket.actions & bit != 0
+            {
+                tally.absorb(
+                    &self
+                        .authorizer
+                        .is_authorized(request, &bucket.set, entities),
+                );
+            }
+        };
         for p in &ps {
-            for r in &rs {
-                if p.is_none() && r.is_none() {
-                    continue;
-                }
-                let key = (p.clone(), r.clone());
-                if let Some(bucket) = self.index.scoped.get(&key)
-                    && bucket.actions & bit != 0
-                {
-                    tally.absorb(
-                        &self
-                            .authorizer
-                            .is_authorized(request, &bucket.set, entities),
-                    );
+            run(self.index.by_principal.get(*p));
+            if let Some(inner) = self.index.by_pair.get(*p) {
+                for r in &rs {
+                    run(inner.get(*r));
                 }
             }
+        }
+        for r in &rs {
+            run(self.index.by_resource.get(*r));
         }
     }
 
