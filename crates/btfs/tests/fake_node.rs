@@ -1,0 +1,788 @@
+//! Against an in-process fake node that answers in the documented shapes: BTFS behaviour
+//! that cannot run here (`/api/v1`, the `v` flag, the legacy `block/put` format, CAR v1
+//! only imports, expiring pins, the User-Agent rule, offline lookups), and bad input
+//! (unreachable nodes, HTTP errors, malformed answers, CIDs that do not parse, over-size
+//! blocks, lies, slow nodes).
+//!
+//! The fake keeps its blocks in a `MemoryStore` and follows go-btfs's command code: `add`
+//! reads only `v` (`cid-version` is silently ignored), `block/put` reads only `format`
+//! (`v0` by default, `protobuf`, `raw`, `cbor`), `dag/import` refuses any CAR but v1, and
+//! a `/go-btfs/…` User-Agent other than its own is answered with HTTP 400.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+
+mod harness;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use dataseal_base::codec;
+use dataseal_btfs::{BlockPutStyle, Capabilities, Cid, Client, Error, USER_AGENT};
+use dataseal_transport::{
+    Block, CarReader, CarWriter, ImportParams, MemoryStore, Profile, Transport, conformance,
+    import_bytes,
+};
+use harness::{Answer, Request};
+use sha2::{Digest, Sha256};
+
+/// How the fake misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Honest,
+    /// Every command fails with this status.
+    Status(u16),
+    /// Every answer is not JSON.
+    NotJson,
+    /// CIDs in answers do not parse.
+    BadCid,
+    /// Answers name another CID than the one stored.
+    WrongCid,
+    /// `block/get` answers 2 MiB.
+    Oversize,
+    /// `block/get` flips a bit.
+    Corrupt,
+    /// Every answer waits this long.
+    Slow(Duration),
+}
+
+#[derive(Debug)]
+struct Fake {
+    store: MemoryStore,
+    mode: Mutex<Mode>,
+    requests: Mutex<Vec<Request>>,
+}
+
+const BTFS_UA: &str = "/go-btfs/2.3.5/";
+
+impl Fake {
+    fn requests(&self, command: &str) -> Vec<Request> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path.ends_with(&format!("/{command}")))
+            .cloned()
+            .collect()
+    }
+
+    fn count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+
+    fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    async fn answer(&self, req: Request) -> Answer {
+        self.requests.lock().unwrap().push(req.clone());
+        if req.method != "POST" {
+            return Answer::error(405, "method not allowed");
+        }
+        if let Some(ua) = req.header("user-agent")
+            && ua.starts_with("/go-btfs/")
+            && ua != BTFS_UA
+        {
+            return Answer::with(400, format!("api version mismatch ({ua} != {BTFS_UA})"));
+        }
+        let Some(command) = req.path.strip_prefix("/api/v1/") else {
+            return Answer::with(404, "404 page not found");
+        };
+        let mode = *self.mode.lock().unwrap();
+        match mode {
+            Mode::Status(status) => return Answer::error(status, "fake failure"),
+            Mode::NotJson => return Answer::with(200, "<html>this is not JSON</html>"),
+            Mode::Slow(delay) => tokio::time::sleep(delay).await,
+            _ => {}
+        }
+        let cid_text = |cid: &Cid| match mode {
+            Mode::BadCid => "Qm-this-is-no-cid".to_owned(),
+            Mode::WrongCid => Cid::raw_sha256(b"some other block").to_string(),
+            _ => cid.to_string(),
+        };
+        let offline = req.param("offline") == Some("true");
+        let lookup_arg = || -> Result<Cid, Answer> {
+            if !offline {
+                return Err(Answer::error(500, "fake: lookups must be offline"));
+            }
+            req.param("arg")
+                .and_then(|a| a.parse().ok())
+                .ok_or_else(|| Answer::error(400, "invalid arg"))
+        };
+        let missing = |cid: &Cid| {
+            Answer::error(
+                500,
+                &format!("block was not found locally (offline): ipld: could not find {cid}"),
+            )
+        };
+        match command {
+            "id" => Answer::json(&serde_json::json!({"ID": "16Uiu2HAmFakeFakeFake"})),
+            "version" => {
+                Answer::json(&serde_json::json!({"Version": "2.3.5", "Golang": "go1.20.5"}))
+            }
+            "block/put" => {
+                let data = req.file().unwrap_or_default();
+                let digest: [u8; 32] = Sha256::digest(&data).into();
+                let cid = match req.param("format").unwrap_or("v0") {
+                    "v0" => Cid::v0_from_sha256(digest),
+                    "protobuf" => Cid::v1_from_sha256(codec::DAG_PB, digest),
+                    "raw" => Cid::v1_from_sha256(codec::RAW, digest),
+                    "cbor" => Cid::v1_from_sha256(0x71, digest),
+                    other => return Answer::error(500, &format!("unrecognized format: {other}")),
+                };
+                let block = Block::new(cid, data.clone()).unwrap();
+                self.store.put(&block).await.unwrap();
+                Answer::json(&serde_json::json!({"Key": cid_text(&cid), "Size": data.len()}))
+            }
+            "block/get" => {
+                let cid = match lookup_arg() {
+                    Ok(cid) => cid,
+                    Err(answer) => return answer,
+                };
+                match self.store.get(&cid).await {
+                    Ok(data) => match mode {
+                        Mode::Oversize => Answer::with(200, vec![7u8; 2 << 20]),
+                        Mode::Corrupt => {
+                            let mut data = data.to_vec();
+                            match data.first_mut() {
+                                Some(b) => *b ^= 1,
+                                None => data.push(1),
+                            }
+                            Answer::with(200, data)
+                        }
+                        _ => Answer::with(200, data),
+                    },
+                    Err(_) => missing(&cid),
+                }
+            }
+            "block/stat" => {
+                let cid = match lookup_arg() {
+                    Ok(cid) => cid,
+                    Err(answer) => return answer,
+                };
+                match self.store.stat(&cid).await {
+                    Ok(stat) => {
+                        Answer::json(&serde_json::json!({"Key": cid_text(&cid), "Size": stat.len}))
+                    }
+                    Err(_) => missing(&cid),
+                }
+            }
+            "add" => {
+                // go-btfs reads `v`; `cid-version` means nothing to it.
+                let v1 = req.param("v") == Some("1");
+                let chunk = req
+                    .param("chunker")
+                    .and_then(|c| c.strip_prefix("size-"))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(262_144);
+                let profile = if v1 && req.param("raw-leaves") != Some("false") {
+                    Profile::V1RawLeaves
+                } else {
+                    Profile::V0
+                };
+                let data = req.file().unwrap_or_default();
+                let file = import_bytes(&data, &ImportParams::new(profile, chunk).unwrap());
+                for block in &file.blocks {
+                    self.store.put(block).await.unwrap();
+                }
+                Answer::with(
+                    200,
+                    format!(
+                        "{}\n",
+                        serde_json::json!({"Name": "blob", "Hash": cid_text(&file.root), "Size": data.len().to_string()})
+                    ),
+                )
+            }
+            "dag/import" => {
+                let car = req.file().unwrap_or_default();
+                let mut reader = match CarReader::new(&car[..]).await {
+                    Ok(reader) => reader,
+                    Err(_) => {
+                        return Answer::error(500, "only car files version 1 supported at present");
+                    }
+                };
+                let roots = reader.roots().to_vec();
+                loop {
+                    match reader.next_block().await {
+                        Ok(Some(block)) => self.store.put(&block).await.unwrap(),
+                        Ok(None) => break,
+                        Err(e) => return Answer::error(500, &e.to_string()),
+                    }
+                }
+                if req.param("pin-roots") == Some("false") {
+                    return Answer::with(200, "");
+                }
+                let mut lines = String::new();
+                for root in roots {
+                    self.store.pin(&root).await.unwrap();
+                    lines.push_str(
+                        &serde_json::json!({"Root": {"Cid": {"/": root.to_string()}, "PinErrorMsg": ""}}).to_string(),
+                    );
+                    lines.push('\n');
+                }
+                Answer::with(200, lines)
+            }
+            "dag/export" => {
+                let root = match lookup_arg() {
+                    Ok(cid) => cid,
+                    Err(answer) => return answer,
+                };
+                let mut car = Vec::new();
+                match self.store.export_car(&root, &mut car).await {
+                    Ok(_) => Answer::with(200, car),
+                    Err(dataseal_transport::Error::NotFound(cid)) => missing(&cid),
+                    Err(e) => Answer::error(500, &e.to_string()),
+                }
+            }
+            "pin/add" => {
+                let root = match lookup_arg() {
+                    Ok(cid) => cid,
+                    Err(answer) => return answer,
+                };
+                match self.store.pin(&root).await {
+                    Ok(()) => Answer::json(&serde_json::json!({"Pins": [cid_text(&root)]})),
+                    Err(dataseal_transport::Error::NotFound(cid)) => missing(&cid),
+                    Err(dataseal_transport::Error::Incomplete { missing: cid }) => missing(&cid),
+                    Err(e) => Answer::error(500, &e.to_string()),
+                }
+            }
+            "pin/rm" => {
+                let Some(root) = req.param("arg").and_then(|a| a.parse::<Cid>().ok()) else {
+                    return Answer::error(400, "invalid arg");
+                };
+                if self.store.unpin(&root).await.unwrap() {
+                    Answer::json(&serde_json::json!({"Pins": [cid_text(&root)]}))
+                } else {
+                    Answer::error(500, "not pinned or pinned indirectly")
+                }
+            }
+            "pin/ls" => {
+                let keys: serde_json::Map<String, serde_json::Value> = self
+                    .store
+                    .pins()
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|c| (cid_text(c), serde_json::json!({"Type": "recursive"})))
+                    .collect();
+                Answer::json(&serde_json::json!({ "Keys": keys }))
+            }
+            _ => Answer::with(404, "404 page not found"),
+        }
+    }
+}
+
+async fn fake() -> (Arc<Fake>, String) {
+    let fake = Arc::new(Fake {
+        store: MemoryStore::new(),
+        mode: Mutex::new(Mode::Honest),
+        requests: Mutex::new(Vec::new()),
+    });
+    let handle = fake.clone();
+    let url = harness::serve(move |req| {
+        let fake = handle.clone();
+        async move { fake.answer(req).await }
+    })
+    .await;
+    (fake, url)
+}
+
+fn btfs(url: &str) -> Client {
+    Client::new(url, Capabilities::btfs()).unwrap()
+}
+
+fn params(profile: Profile, chunk: u64) -> ImportParams {
+    ImportParams::new(profile, chunk).unwrap()
+}
+
+// ---- BTFS behaviour ---------------------------------------------------------------
+
+#[tokio::test]
+async fn btfs_conformance_suite() {
+    let (fake, url) = fake().await;
+    conformance::run_all(&btfs(&url)).await;
+    let all = fake.requests.lock().unwrap().clone();
+    assert!(all.iter().all(|r| r.path.starts_with("/api/v1/")));
+    assert!(
+        all.iter()
+            .all(|r| r.header("user-agent") == Some(USER_AGENT))
+    );
+}
+
+#[tokio::test]
+async fn btfs_add_sends_v_under_api_v1() {
+    let (fake, url) = fake().await;
+    let client = btfs(&url);
+    let data = conformance::pattern(10_000, 1);
+    let params = params(Profile::V1RawLeaves, 4096);
+    let root = client.add_file(&mut &data[..], &params).await.unwrap();
+    assert_eq!(root, import_bytes(&data, &params).root);
+    let add = &fake.requests("add")[0];
+    assert_eq!(add.path, "/api/v1/add");
+    assert_eq!(add.param("v"), Some("1"));
+    assert_eq!(add.param("cid-version"), None);
+    assert_eq!(add.param("raw-leaves"), Some("true"));
+    assert_eq!(add.param("chunker"), Some("size-4096"));
+    assert_eq!(add.param("pin"), Some("false"));
+    assert!(add.file().unwrap() == data);
+}
+
+#[tokio::test]
+async fn kubo_parameters_on_a_btfs_node_are_caught() {
+    let (_fake, url) = fake().await;
+    // The trap: `cid-version` is ignored and the node makes a CIDv0.
+    let mut caps = Capabilities::btfs();
+    caps.cid_version_param = "cid-version".to_owned();
+    let client = Client::new(&url, caps).unwrap();
+    let data = conformance::pattern(3000, 2);
+    let params = params(Profile::V1RawLeaves, 1024);
+    match client.add_file(&mut &data[..], &params).await {
+        Err(err @ Error::CidMismatch { .. }) => {
+            assert!(err.is_integrity());
+            let Error::CidMismatch { expected, got } = err else {
+                unreachable!()
+            };
+            assert_eq!(*expected, import_bytes(&data, &params).root);
+            assert_eq!(got.version(), 0);
+        }
+        other => panic!("expected a CID mismatch, got {other:?}"),
+    }
+
+    // Kubo's `cid-codec` is unknown to BTFS's block/put, which stores a CIDv0.
+    let mut caps = Capabilities::btfs();
+    caps.block_put = BlockPutStyle::CidCodec;
+    let client = Client::new(&url, caps).unwrap();
+    match client.put_checked(&Block::raw(&b"raw block"[..])).await {
+        Err(Error::CidMismatch { got, .. }) => assert_eq!(got.version(), 0),
+        other => panic!("expected a CID mismatch, got {other:?}"),
+    }
+
+    // Kubo's prefix: BTFS has nothing under /api/v0.
+    let client = Client::new(&url, Capabilities::kubo()).unwrap();
+    match client.id().await {
+        Err(err @ Error::Http { status: 404, .. }) => assert!(err.is_unavailable()),
+        other => panic!("expected HTTP 404, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn btfs_block_put_names_the_format() {
+    let (fake, url) = fake().await;
+    let client = btfs(&url);
+    let v1 = import_bytes(
+        &conformance::pattern(3000, 3),
+        &params(Profile::V1RawLeaves, 1024),
+    );
+    let v0 = import_bytes(&conformance::pattern(3000, 3), &params(Profile::V0, 1024));
+    let raw = &v1.blocks[0];
+    let pb_v1 = v1.blocks.last().unwrap();
+    let pb_v0 = v0.blocks.last().unwrap();
+    for block in [raw, pb_v1, pb_v0] {
+        client.put_checked(block).await.unwrap();
+        assert_eq!(client.get_checked(block.cid()).await.unwrap(), *block);
+    }
+    let formats: Vec<String> = fake
+        .requests("block/put")
+        .iter()
+        .map(|r| r.param("format").unwrap().to_owned())
+        .collect();
+    assert_eq!(formats, ["raw", "protobuf", "v0"]);
+    assert!(
+        fake.requests("block/put")
+            .iter()
+            .all(|r| r.param("mhtype") == Some("sha2-256") && r.param("cid-codec").is_none())
+    );
+    // A dag-json block has no name in the legacy format: refused before sending.
+    let before = fake.count();
+    let json = Block::new(
+        Cid::v1_from_sha256(codec::DAG_JSON, Sha256::digest(b"{}").into()),
+        &b"{}"[..],
+    )
+    .unwrap();
+    assert!(matches!(
+        client.put_checked(&json).await,
+        Err(Error::Unsupported(_))
+    ));
+    assert_eq!(fake.count(), before);
+}
+
+#[tokio::test]
+async fn btfs_imports_car_v1_only_and_we_send_v1() {
+    let (fake, url) = fake().await;
+    let client = btfs(&url);
+    let file = import_bytes(
+        &conformance::pattern(9000, 4),
+        &params(Profile::V1RawLeaves, 1024),
+    );
+    let mut writer = CarWriter::new(Vec::new(), &[file.root]).await.unwrap();
+    for block in &file.blocks {
+        writer.write(block).await.unwrap();
+    }
+    let car = writer.finish().await.unwrap();
+    let summary = client.import_car(&mut &car[..]).await.unwrap();
+    assert_eq!(summary.blocks, file.blocks.len() as u64);
+    let import = &fake.requests("dag/import")[0];
+    assert_eq!(import.param("pin-roots"), Some("false"));
+    // What reached the node is a CAR v1 holding every block, verified.
+    let sent = import.file().unwrap();
+    let mut reader = CarReader::new(&sent[..]).await.unwrap().require_complete();
+    assert_eq!(reader.roots(), &[file.root]);
+    while reader.next_block().await.unwrap().is_some() {}
+    client.pin(&file.root).await.unwrap();
+
+    // A CAR v2 is refused by our reader before anything is sent.
+    let mut v2 = vec![0x0a, 0xa1, 0x67];
+    v2.extend_from_slice(b"version");
+    v2.push(0x02);
+    v2.extend_from_slice(&[0u8; 40]);
+    let before = fake.count();
+    match client.import_car_checked(&mut &v2[..]).await {
+        Err(Error::Transport(inner)) => {
+            assert!(matches!(
+                *inner,
+                dataseal_transport::Error::Malformed { .. }
+            ))
+        }
+        other => panic!("a CAR v2 gave {other:?}"),
+    }
+    assert_eq!(fake.count(), before);
+
+    // A node without dag/import gets the blocks one by one.
+    let mut caps = Capabilities::btfs();
+    caps.max_car_version = 0;
+    let (fake, url) = self::fake().await;
+    let client = Client::new(&url, caps).unwrap();
+    client.import_car(&mut &car[..]).await.unwrap();
+    assert!(fake.requests("dag/import").is_empty());
+    assert_eq!(fake.requests("block/put").len(), file.blocks.len());
+}
+
+#[tokio::test]
+async fn a_foreign_go_btfs_user_agent_gets_400_and_ours_is_our_own() {
+    let (fake, url) = fake().await;
+    let raw = harness::http()
+        .post(format!("{url}/api/v1/id"))
+        .header("user-agent", "/go-btfs/1.0.0/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status().as_u16(), 400);
+    let client = btfs(&url);
+    client.id().await.unwrap();
+    let id = fake.requests("id").pop().unwrap();
+    assert_eq!(id.header("user-agent"), Some(USER_AGENT));
+    assert!(!USER_AGENT.starts_with("/go-btfs/"));
+}
+
+#[tokio::test]
+async fn btfs_pins_can_expire_and_lookups_are_offline() {
+    let (fake, url) = fake().await;
+    let client = btfs(&url);
+    let data = conformance::pattern(5000, 5);
+    let root = client
+        .add_file(&mut &data[..], &params(Profile::V1RawLeaves, 1024))
+        .await
+        .unwrap();
+    client.pin_for(&root, 30).await.unwrap();
+    let pin = fake.requests("pin/add").pop().unwrap();
+    assert_eq!(pin.param("duration-count"), Some("30"));
+    assert_eq!(pin.param("recursive"), Some("true"));
+    let kubo = Client::new(&url, Capabilities::kubo()).unwrap();
+    assert!(matches!(
+        kubo.pin_for(&root, 30).await,
+        Err(Error::Unsupported(_))
+    ));
+    let mut out = Vec::new();
+    client.cat(&root, &mut out).await.unwrap();
+    client.has(&root).await.unwrap();
+    client.export_car(&root, &mut Vec::new()).await.unwrap();
+    for command in ["block/get", "block/stat", "pin/add", "dag/export"] {
+        let requests = fake.requests(command);
+        assert!(!requests.is_empty(), "{command}");
+        assert!(
+            requests.iter().all(|r| r.param("offline") == Some("true")),
+            "{command} without offline=true"
+        );
+    }
+    // Answers without a lookup do not carry it.
+    assert!(fake.requests("add")[0].param("offline").is_none());
+}
+
+// ---- Bad input ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_unreachable_node_is_a_typed_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = btfs(&format!("http://127.0.0.1:{port}"));
+    let cid = Cid::raw_sha256(b"x");
+    match client.get_checked(&cid).await {
+        Err(err @ Error::Unreachable { .. }) => assert!(err.is_unavailable()),
+        other => panic!("{other:?}"),
+    }
+    for result in [
+        client.get(&cid).await.map(drop),
+        client.has(&cid).await.map(drop),
+        client.pin(&cid).await,
+    ] {
+        assert!(
+            matches!(result, Err(dataseal_transport::Error::Unavailable(_))),
+            "{result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn http_errors_carry_status_and_message() {
+    let (fake, url) = fake().await;
+    let client = btfs(&url);
+    let cid = Cid::raw_sha256(b"y");
+    for status in [400, 403, 500, 503] {
+        fake.set(Mode::Status(status));
+        match client.stat(&cid).await {
+            Err(dataseal_transport::Error::Unavailable(text)) => {
+                assert!(text.contains(&status.to_string()), "{text}");
+                assert!(text.contains("fake failure"), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match client.version().await {
+            Err(Error::Http {
+                status: got,
+                message,
+                ..
+            }) => {
+                assert_eq!(got, status);
+                assert_eq!(message, "fake failure");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn malformed_answers_are_typed_errors() {
+    let (fake, url) = fake().await;
+    let client = btfs(&url);
+    fake.set(Mode::NotJson);
+    let cid = Cid::raw_sha256(b"z");
+    assert!(matches!(client.id().await, Err(Error::Malformed { .. })));
+    assert!(matches!(
+        client.put_checked(&Block::raw(&b"z"[..])).await,
+        Err(Error::Malformed { .. })
+    ));
+    assert!(matches!(
+        client
+            .add_file(&mut &b"z"[..], &ImportParams::default())
+            .await,
+        Err(Error::Malformed { .. })
+    ));
+    for result in [
+        client.has(&cid).await.map(drop),
+        client.pins().await.map(drop),
+        client.pin(&cid).await,
+    ] {
+        assert!(
+            matches!(result, Err(dataseal_transport::Error::Malformed { .. })),
+            "{result:?}"
+        );
+    }
+    // A CAR export that is not a CAR.
+    assert!(matches!(
+        client.export_car_checked(&cid, &mut Vec::new()).await,
+        Err(Error::Transport(_))
+    ));
+}
+
+#[tokio::test]
+async fn cids_that_do_not_parse_are_typed_errors() {
+    let (fake, url) = fake().await;
+    let client = btfs(&url);
+    let root = client
+        .add_file(&mut &b"pinned"[..], &ImportParams::default())
+        .await
+        .unwrap();
+    client.pin(&root).await.unwrap();
+    fake.set(Mode::BadCid);
+    match client.put_checked(&Block::raw(&b"q"[..])).await {
+        Err(Error::BadCid { text, .. }) => assert_eq!(text, "Qm-this-is-no-cid"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        client
+            .add_file(&mut &b"q"[..], &ImportParams::default())
+            .await,
+        Err(Error::BadCid { .. })
+    ));
+    assert!(matches!(
+        client.pins().await,
+        Err(dataseal_transport::Error::Malformed { .. })
+    ));
+}
+
+#[tokio::test]
+async fn answers_naming_other_cids_fail_closed() {
+    let (fake, url) = fake().await;
+    let client = btfs(&url);
+    let block = Block::raw(&b"honest bytes"[..]);
+    client.put_checked(&block).await.unwrap();
+    fake.set(Mode::WrongCid);
+    assert!(matches!(
+        client.put_checked(&block).await,
+        Err(Error::CidMismatch { .. })
+    ));
+    assert!(matches!(
+        client
+            .add_file(&mut &b"data"[..], &ImportParams::default())
+            .await,
+        Err(Error::CidMismatch { .. })
+    ));
+    // A stat answer about another block is not an answer about this one.
+    assert!(client.has(block.cid()).await.unwrap_err().is_integrity());
+}
+
+#[tokio::test]
+async fn over_size_blocks_are_refused_both_ways() {
+    let (fake, url) = fake().await;
+    let client = btfs(&url);
+    let big = Block::raw(vec![1u8; (1 << 20) + 1]);
+    match client.put_checked(&big).await {
+        Err(Error::BlockTooLarge { len, limit }) => {
+            assert_eq!((len, limit), ((1 << 20) + 1, 1 << 20));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fake.count(), 0, "nothing was sent");
+    let exactly = Block::raw(vec![2u8; 1 << 20]);
+    client.put_checked(&exactly).await.unwrap();
+
+    fake.set(Mode::Oversize);
+    match client.get(exactly.cid()).await {
+        Err(dataseal_transport::Error::BlockTooLarge { limit, .. }) => assert_eq!(limit, 1 << 20),
+        other => panic!("{other:?}"),
+    }
+    // A caller may raise the limit; the answer is then read, and fails verification.
+    let mut caps = Capabilities::btfs();
+    caps.max_block_len = 4 << 20;
+    let roomy = Client::new(&url, caps).unwrap();
+    assert!(matches!(
+        roomy.get_checked(exactly.cid()).await,
+        Err(Error::Integrity { .. })
+    ));
+}
+
+#[tokio::test]
+async fn corrupted_blocks_never_pass() {
+    let (fake, url) = fake().await;
+    let client = btfs(&url);
+    let block = Block::raw(&b"precious"[..]);
+    client.put_checked(&block).await.unwrap();
+    fake.set(Mode::Corrupt);
+    match client.get(block.cid()).await {
+        Err(dataseal_transport::Error::Integrity { cid }) => assert_eq!(cid, *block.cid()),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        client.get_checked(block.cid()).await,
+        Err(Error::Integrity { .. })
+    ));
+}
+
+#[tokio::test]
+async fn time_limits_are_the_callers() {
+    let (fake, url) = fake().await;
+    fake.set(Mode::Slow(Duration::from_secs(3)));
+    let client = Client::builder(&url)
+        .capabilities(Capabilities::btfs())
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    match client.id().await {
+        Err(err @ Error::Timeout { .. }) => assert!(err.is_unavailable()),
+        other => panic!("{other:?}"),
+    }
+    // Without a client limit, dropping the future cancels the request.
+    let patient = btfs(&url);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), patient.id())
+            .await
+            .is_err()
+    );
+    fake.set(Mode::Honest);
+    patient.id().await.unwrap();
+}
+
+#[test]
+fn addresses_that_are_not_http_urls_are_refused() {
+    for url in [
+        "ftp://127.0.0.1:5001",
+        "not a url",
+        "127.0.0.1:5001",
+        "http://",
+        "http://127.0.0.1:5001/?q=1",
+    ] {
+        assert!(
+            matches!(
+                Client::new(url, Capabilities::btfs()),
+                Err(Error::InvalidUrl { .. })
+            ),
+            "{url}"
+        );
+    }
+    let client = Client::new("https://node.example:5001/api/v1/", Capabilities::btfs()).unwrap();
+    assert_eq!(client.url(), "https://node.example:5001");
+}
+
+#[tokio::test]
+async fn random_answers_never_panic() {
+    // Status and body vary per request, from a fixed seed.
+    let seed = Arc::new(Mutex::new(0x9e37_79b9_7f4a_7c15_u64));
+    let url = harness::serve(move |_req| {
+        let seed = seed.clone();
+        async move {
+            let mut s = seed.lock().unwrap();
+            *s ^= *s << 13;
+            *s ^= *s >> 7;
+            *s ^= *s << 17;
+            let status = [200u16, 200, 200, 404, 500][(*s % 5) as usize];
+            let len = (*s >> 8) as usize % 300;
+            let body: Vec<u8> = conformance::pattern(len, *s);
+            let body = if s.is_multiple_of(3) {
+                Bytes::from(body)
+            } else {
+                // Something JSON-shaped around random text.
+                Bytes::from(format!(
+                    "{{\"Key\":\"{}\",\"Size\":{},\"Pins\":[\"{}\"],\"Hash\":\"x\"}}",
+                    String::from_utf8_lossy(&body).escape_default(),
+                    *s % 1000,
+                    len
+                ))
+            };
+            Answer::with(status, body)
+        }
+    })
+    .await;
+    let client = btfs(&url);
+    let cid = Cid::raw_sha256(b"r");
+    for _ in 0..60 {
+        let _ = client.get(&cid).await;
+        let _ = client.has(&cid).await;
+        let _ = client.stat(&cid).await;
+        let _ = client.pin(&cid).await;
+        let _ = client.unpin(&cid).await;
+        let _ = client.pins().await;
+        let _ = client.put(&Block::raw(&b"r"[..])).await;
+        let _ = client.add(&mut &b"r"[..], &ImportParams::default()).await;
+        let _ = client.export_car(&cid, &mut Vec::new()).await;
+        let _ = client.version().await;
+    }
+}
