@@ -157,11 +157,11 @@ fn check_checkpoint(
     let envelope = Envelope::from_json(&json).map_err(|e| e.to_string())?;
     let payload = match trust {
         Some(policy) => {
-            let now = Timestamp::from_unix_seconds(0).map_err(|e| e.to_string())?;
-            // Checkpoint keys are trusted without a validity window: the time a
-            // checkpoint claims is its own, so windows would be decided by the signer.
+            // Key validity windows are checked at the time the checkpoint claims.
+            let claimed: Checkpoint = serde_json::from_slice(envelope.payload_unverified())
+                .map_err(|e| format!("payload: {e}"))?;
             let verified = policy
-                .verify(&envelope, CHECKPOINT_PAYLOAD_TYPE, now)
+                .verify(&envelope, CHECKPOINT_PAYLOAD_TYPE, claimed.time)
                 .map_err(|e| format!("signature: {e}"))?;
             verified.into_payload()
         }
@@ -469,8 +469,16 @@ impl AuditLog {
             }
             window = window.saturating_mul(2);
         };
-        let line = parse_line(&last)
-            .map_err(|e| Error::Audit(fault(0, FaultKind::Malformed, format!("last line: {e}"))))?;
+        let line = match parse_line(&last) {
+            Ok(line) => line,
+            Err(e) => {
+                let mut all = Vec::new();
+                file.seek(SeekFrom::Start(0)).map_err(io)?;
+                file.read_to_end(&mut all).map_err(io)?;
+                let n = all.iter().filter(|b| **b == b'\n').count();
+                return Err(Error::Audit(fault(n, FaultKind::Malformed, e)));
+            }
+        };
         Ok(Tail {
             next_seq: line.seq + 1,
             head: line_hash(&last),

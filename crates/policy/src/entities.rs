@@ -102,7 +102,13 @@ impl EntityStore {
                 let envelope = Envelope::from_json(&json)
                     .map_err(|e| Error::Entities(format!("versions[{i}].envelope: {e}")))?;
                 let manifest = dataseal_manifest::verify_envelope(&envelope, &policy, now)?;
-                builder.add_version(&manifest, &v.record)?;
+                let record = VersionRecord {
+                    owner: v.owner,
+                    organisation: v.organisation,
+                    uploader: v.uploader,
+                    state: v.state,
+                };
+                builder.add_version(&manifest, &record)?;
             }
         }
         builder.build()
@@ -120,7 +126,7 @@ impl EntityStore {
         &self.hash
     }
 
-    /// How many entities (actions excluded).
+    /// How many entities, the schema's action entities included.
     #[must_use]
     pub fn len(&self) -> usize {
         self.entities.len()
@@ -157,8 +163,11 @@ struct TrustEntry {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct VersionDocument {
     envelope: serde_json::Value,
-    #[serde(flatten)]
-    record: VersionRecord,
+    owner: UserId,
+    organisation: GroupId,
+    uploader: UserId,
+    #[serde(default)]
+    state: VersionState,
 }
 
 /// Collects entities, then validates them against the schema and computes the
@@ -410,14 +419,17 @@ impl EntityStoreBuilder<'_> {
     ///
     /// [`Error::Entities`] naming what is wrong.
     pub fn add_json(&mut self, value: serde_json::Value) -> Result<&mut Self, Error> {
-        let entity = Entity::from_json_value(value, Some(self.engine.schema()))
+        // The type first, so a version is refused as such, whatever its attributes.
+        let untyped = Entity::from_json_value(value.clone(), None)
             .map_err(|e| Error::Entities(crate::error::chain(&e)))?;
-        if entity.uid().type_name() == &self.engine.types().version {
+        if untyped.uid().type_name() == &self.engine.types().version {
             return Err(Error::Entities(format!(
                 "{}: dataset versions come only from verified manifests",
-                entity.uid()
+                untyped.uid()
             )));
         }
+        let entity = Entity::from_json_value(value, Some(self.engine.schema()))
+            .map_err(|e| Error::Entities(crate::error::chain(&e)))?;
         self.insert(entity)?;
         Ok(self)
     }

@@ -288,3 +288,24 @@ fn concurrent_writers_interleave_whole_lines() {
     assert_eq!(r.records, 100);
     assert!(r.checkpoints >= 9, "{r:?}");
 }
+
+#[test]
+fn a_malformed_last_line_blocks_appends_and_is_located() {
+    let f = fixture(3);
+    let mut bytes = std::fs::read(f.log.path()).unwrap();
+    bytes.extend_from_slice(b"{\"seq\":3}\n");
+    std::fs::write(f.log.path(), &bytes).unwrap();
+    let err = f.log.append(&record(9), now()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Audit(AuditFault {
+                kind: FaultKind::Malformed,
+                line: 4,
+                ..
+            })
+        ),
+        "{err}"
+    );
+    expect(&f, FaultKind::Malformed, 4);
+}
