@@ -60,6 +60,7 @@ impl fmt::Display for FaultKind {
 /// Where and how an audit log is broken. `line` counts from 1.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {kind}: {detail}")]
+#[non_exhaustive]
 pub struct AuditFault {
     /// The line at fault (1-based).
     pub line: usize,
@@ -112,6 +113,7 @@ pub struct Checkpoint {
 /// The outcome of a successful [`verify_log`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct AuditReport {
     /// Lines in the log.
     pub lines: u64,
@@ -373,6 +375,7 @@ pub struct AuditLog {
 
 /// What an append wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Appended {
     /// The record's sequence number.
     pub seq: u64,
