@@ -408,3 +408,36 @@ fn audit_verify_finds_the_broken_line() {
     let out = run(&["audit", "verify", &w.s("nothing.jsonl")]);
     assert_eq!(code(&out), 2);
 }
+
+#[test]
+fn concurrent_processes_append_whole_records() {
+    let w = World::new();
+    let token = w.issue("grant.txt", "user:tess", "training");
+    w.request("ok.json", "training", Some(&token));
+    let log = w.s("audit.jsonl");
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            Command::new(DATASEAL)
+                .args([
+                    "authorize",
+                    "--entities",
+                    &w.s("entities.json"),
+                    "--request",
+                    &w.s("ok.json"),
+                    "--grant-key",
+                    &w.s("grants/signing.pub"),
+                    "--audit-log",
+                    &log,
+                ])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let out = run(&["audit", "verify", "--json", &log]);
+    assert_eq!(code(&out), 0, "{}", err(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["report"]["records"], 8);
+}
