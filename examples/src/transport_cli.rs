@@ -2,8 +2,9 @@
 //! and the object root CID that `encrypt --json` reports.
 //!
 //! A store is named by a spec: `dir:PATH` is the on-disk block store (the embedded
-//! default). `kubo:URL` and `btfs:URL` name nodes reached over HTTP, which this build does
-//! not include yet: they are refused as usage errors.
+//! default); `kubo:URL` is a node speaking the Kubo RPC API under `/api/v0` (Kubo, or
+//! js-ipfs: which one is asked with `version`), and `btfs:URL` a BTFS node (`/api/v1`),
+//! both reached with `dataseal-btfs`.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -12,6 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use dataseal_base::Cid;
+use dataseal_btfs::{Capabilities, Client};
 use dataseal_transport::{
     DirStore, Error, FileBuilder, ImportParams, Profile, Transport, VerifiedRead, raw_leaves_root,
 };
@@ -43,19 +45,90 @@ fn failure(context: impl std::fmt::Display, err: &Error) -> Failure {
     Failure::new(exit_code(err), format!("{context}: {err}"))
 }
 
-/// Opens the store a spec names.
+/// The exit code for an error from a node: [`EXIT_VERIFY`] when data did not verify (the
+/// node's CID differs from the one computed locally, a block that does not hash to its
+/// CID, an incomplete DAG), [`EXIT_USAGE`] for a bad address, an unsupported request, a
+/// local I/O error or a block over the limit, and [`EXIT_UNAVAILABLE`] when the node
+/// could not serve (unreachable, too slow, an HTTP error, a block it lacks, an answer
+/// that does not parse).
+#[must_use]
+pub fn node_exit_code(err: &dataseal_btfs::Error) -> u8 {
+    use dataseal_btfs::Error as E;
+    if err.is_integrity() {
+        return EXIT_VERIFY;
+    }
+    match err {
+        E::Incomplete { .. } => EXIT_VERIFY,
+        E::Transport(inner) => exit_code(inner),
+        E::InvalidUrl { .. } | E::Unsupported(_) | E::Io { .. } | E::BlockTooLarge { .. } => {
+            EXIT_USAGE
+        }
+        _ => EXIT_UNAVAILABLE,
+    }
+}
+
+fn node_failure(context: impl std::fmt::Display, err: &dataseal_btfs::Error) -> Failure {
+    Failure::new(node_exit_code(err), format!("{context}: {err}"))
+}
+
+/// A store named by a spec.
+#[derive(Debug)]
+pub struct Store {
+    kind: StoreKind,
+}
+
+#[derive(Debug)]
+enum StoreKind {
+    Dir(DirStore),
+    /// A node; `detect` for `kubo:`, whose capabilities depend on what the node is.
+    Node {
+        client: Client,
+        detect: bool,
+    },
+}
+
+impl Store {
+    /// The store as a [`Transport`].
+    #[must_use]
+    pub fn transport(&self) -> &dyn Transport {
+        match &self.kind {
+            StoreKind::Dir(dir) => dir,
+            StoreKind::Node { client, .. } => client,
+        }
+    }
+
+    /// For a `kubo:` node: asks it what it is (`version`) and adopts the matching
+    /// capabilities (Kubo, an older go-ipfs or js-ipfs).
+    ///
+    /// # Errors
+    ///
+    /// The node's error if it does not answer.
+    pub async fn detect(&mut self) -> Result<(), dataseal_btfs::Error> {
+        if let StoreKind::Node { client, detect } = &mut self.kind
+            && *detect
+        {
+            let version = client.version().await?;
+            *client = client.with_capabilities(Capabilities::kubo_compatible(&version));
+            *detect = false;
+        }
+        Ok(())
+    }
+}
+
+/// Opens the store a spec names. No request is sent to a node yet.
 ///
 /// # Errors
 ///
-/// A usage [`Failure`] for an unknown or unsupported spec, or a store that cannot be
-/// opened; with `must_exist`, also for a `dir:` store that does not exist.
-pub fn open_store(spec: &str, must_exist: bool) -> Result<DirStore, Failure> {
+/// A usage [`Failure`] for an unknown spec, a node address that is not an `http(s)` URL,
+/// or a store that cannot be opened; with `must_exist`, also for a `dir:` store that does
+/// not exist.
+pub fn open_store(spec: &str, must_exist: bool) -> Result<Store, Failure> {
     let Some((scheme, rest)) = spec.split_once(':') else {
         return Err(Failure::usage(format!(
             "invalid store {spec:?}: expected dir:PATH, kubo:URL or btfs:URL"
         )));
     };
-    match scheme {
+    let kind = match scheme {
         "dir" if !rest.is_empty() => {
             let path = Path::new(rest);
             if must_exist && !path.join("dataseal-blockstore").is_file() {
@@ -64,15 +137,30 @@ pub fn open_store(spec: &str, must_exist: bool) -> Result<DirStore, Failure> {
                     show(path)
                 )));
             }
-            DirStore::open(path).map_err(|e| failure(format!("store {spec:?}"), &e))
+            StoreKind::Dir(
+                DirStore::open(path).map_err(|e| failure(format!("store {spec:?}"), &e))?,
+            )
         }
-        "kubo" | "btfs" => Err(Failure::usage(format!(
-            "store {spec:?}: {scheme}: stores need the HTTP client, which this build does not include; use dir:PATH"
-        ))),
-        _ => Err(Failure::usage(format!(
-            "invalid store {spec:?}: expected dir:PATH, kubo:URL or btfs:URL"
-        ))),
-    }
+        "kubo" | "btfs" => {
+            let caps = if scheme == "btfs" {
+                Capabilities::btfs()
+            } else {
+                Capabilities::kubo()
+            };
+            let client =
+                Client::new(rest, caps).map_err(|e| node_failure(format!("store {spec:?}"), &e))?;
+            StoreKind::Node {
+                client,
+                detect: scheme == "kubo",
+            }
+        }
+        _ => {
+            return Err(Failure::usage(format!(
+                "invalid store {spec:?}: expected dir:PATH, kubo:URL or btfs:URL"
+            )));
+        }
+    };
+    Ok(Store { kind })
 }
 
 fn parse_cid(text: &str) -> Result<Cid, Failure> {
@@ -87,7 +175,7 @@ fn params(chunk_size: u64) -> Result<ImportParams, Failure> {
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()
         .map_err(|e| Failure::io("cannot start the async runtime", &e))
 }
@@ -244,17 +332,45 @@ pub struct PutReport {
 /// A [`Failure`] with the code [`exit_code`] gives the transport error.
 pub fn put_cmd(spec: &str, chunk_size: u64, file: &Path) -> Result<PutReport, Failure> {
     let params = params(chunk_size)?;
-    let store = open_store(spec, false)?;
+    let mut store = open_store(spec, false)?;
     let (input, len) = open_input(file)?;
     let bar = progress_bar(len, "storing");
     let mut reader = Blocking(bar.wrap_read(input));
+    let context = format!("storing {} in {spec}", show(file));
     let root = runtime()?.block_on(async {
-        let root = store.add(&mut reader, &params).await?;
-        store.pin(&root).await?;
-        Ok::<_, Error>(root)
+        match &mut store.kind {
+            StoreKind::Dir(dir) => {
+                let root = dir
+                    .add(&mut reader, &params)
+                    .await
+                    .map_err(|e| failure(&context, &e))?;
+                dir.pin(&root).await.map_err(|e| failure(&context, &e))?;
+                Ok(root)
+            }
+            StoreKind::Node { .. } => {
+                store
+                    .detect()
+                    .await
+                    .map_err(|e| node_failure(&context, &e))?;
+                let StoreKind::Node { client, .. } = &store.kind else {
+                    return Err(Failure::usage("the store changed kind"));
+                };
+                // The node adds the file itself; its root must equal the one computed
+                // here from the same bytes (exit 1 otherwise).
+                let root = client
+                    .add_file(&mut reader, &params)
+                    .await
+                    .map_err(|e| node_failure(&context, &e))?;
+                client
+                    .pin_checked(&root)
+                    .await
+                    .map_err(|e| node_failure(&context, &e))?;
+                Ok(root)
+            }
+        }
     });
     bar.finish_and_clear();
-    let root = root.map_err(|e| failure(format!("storing {} in {spec}", show(file)), &e))?;
+    let root = root?;
     Ok(PutReport {
         root_cid: root.to_string(),
         bytes: len,
@@ -306,7 +422,7 @@ pub fn get_cmd(
         return Err(Failure::usage("at least one --store is required"));
     }
     let root = parse_cid(root)?;
-    let stores = specs
+    let mut stores = specs
         .iter()
         .map(|spec| open_store(spec, true))
         .collect::<Result<Vec<_>, _>>()?;
@@ -317,7 +433,15 @@ pub fn get_cmd(
     };
     let result = {
         let mut writer = Blocking(out.file());
-        runtime()?.block_on(read.run(&stores, &mut writer))
+        runtime()?.block_on(async {
+            for store in &mut stores {
+                // A node that does not answer keeps its default capabilities: the read
+                // then records it as unavailable and moves on to the next store.
+                let _ = store.detect().await;
+            }
+            let transports: Vec<&dyn Transport> = stores.iter().map(Store::transport).collect();
+            read.run(&transports, &mut writer).await
+        })
     };
     let written = result.map_err(|e| failure(format!("reading {root}"), &e))?;
     out.commit()?;
@@ -360,13 +484,30 @@ pub struct CarReport {
 /// not created.
 pub fn car_export_cmd(spec: &str, root: &str, out_path: &Path) -> Result<CarReport, Failure> {
     let root = parse_cid(root)?;
-    let store = open_store(spec, true)?;
+    let mut store = open_store(spec, true)?;
     let mut out = AtomicFile::create(out_path, false)?;
+    let context = format!("exporting {root}");
     let result = {
         let mut writer = Blocking(io::BufWriter::new(out.file()));
-        runtime()?.block_on(store.export_car(&root, &mut writer))
+        runtime()?.block_on(async {
+            store
+                .detect()
+                .await
+                .map_err(|e| node_failure(&context, &e))?;
+            let summary = match &store.kind {
+                StoreKind::Dir(dir) => dir
+                    .export_car(&root, &mut writer)
+                    .await
+                    .map_err(|e| failure(&context, &e))?,
+                StoreKind::Node { client, .. } => client
+                    .export_car_checked(&root, &mut writer)
+                    .await
+                    .map_err(|e| node_failure(&context, &e))?,
+            };
+            Ok::<_, Failure>(summary)
+        })
     };
-    let summary = result.map_err(|e| failure(format!("exporting {root}"), &e))?;
+    let summary = result?;
     out.commit()?;
     Ok(CarReport {
         roots: summary.roots.iter().map(ToString::to_string).collect(),
@@ -383,18 +524,41 @@ pub fn car_export_cmd(spec: &str, root: &str, out_path: &Path) -> Result<CarRepo
 ///
 /// A [`Failure`] with the code [`exit_code`] gives the transport error.
 pub fn car_import_cmd(spec: &str, car: &Path) -> Result<CarReport, Failure> {
-    let store = open_store(spec, false)?;
+    let mut store = open_store(spec, false)?;
     let (input, _) = open_input(car)?;
     let mut reader = Blocking(io::BufReader::new(input));
-    let summary = runtime()?
-        .block_on(async {
-            let summary = store.import_car(&mut reader).await?;
-            for root in &summary.roots {
-                store.pin(root).await?;
+    let context = format!("importing {}", show(car));
+    let summary = runtime()?.block_on(async {
+        store
+            .detect()
+            .await
+            .map_err(|e| node_failure(&context, &e))?;
+        match &store.kind {
+            StoreKind::Dir(dir) => {
+                let summary = dir
+                    .import_car(&mut reader)
+                    .await
+                    .map_err(|e| failure(&context, &e))?;
+                for root in &summary.roots {
+                    dir.pin(root).await.map_err(|e| failure(&context, &e))?;
+                }
+                Ok(summary)
             }
-            Ok::<_, Error>(summary)
-        })
-        .map_err(|e| failure(format!("importing {}", show(car)), &e))?;
+            StoreKind::Node { client, .. } => {
+                let summary = client
+                    .import_car_checked(&mut reader)
+                    .await
+                    .map_err(|e| node_failure(&context, &e))?;
+                for root in &summary.roots {
+                    client
+                        .pin_checked(root)
+                        .await
+                        .map_err(|e| node_failure(&context, &e))?;
+                }
+                Ok::<_, Failure>(summary)
+            }
+        }
+    })?;
     Ok(CarReport {
         roots: summary.roots.iter().map(ToString::to_string).collect(),
         blocks: summary.blocks,

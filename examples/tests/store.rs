@@ -276,7 +276,7 @@ fn failures_have_their_exit_codes_and_leave_no_output() {
         5,
         &[&output],
     );
-    // A malformed CID, a missing store, an HTTP store: usage errors.
+    // A malformed CID, a missing store, a node address that is not a URL: usage errors.
     assert_fails(
         &dataseal(["get", "--store", &spec, "bafy-not-a-cid", o]),
         2,
@@ -289,8 +289,25 @@ fn failures_have_their_exit_codes_and_leave_no_output() {
         &[&output],
     );
     assert_fails(
-        &dataseal(["get", "--store", "kubo:http://127.0.0.1:5001", &root, o]),
+        &dataseal(["get", "--store", "kubo:ftp://127.0.0.1:5001", &root, o]),
         2,
+        &[&output],
+    );
+    // A node nobody answers for: unavailable.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    assert_fails(
+        &dataseal([
+            "get",
+            "--store",
+            &format!("btfs:http://127.0.0.1:{closed}"),
+            &root,
+            o,
+        ]),
+        5,
         &[&output],
     );
     assert_fails(

@@ -169,18 +169,22 @@ impl Error {
 }
 
 /// How node errors travel through the [`Transport`](dataseal_transport::Transport) trait:
-/// unreachable, timeout and HTTP errors become `Unavailable` (so a multi-store reader
-/// moves on to the next store); `NotFound`, `Incomplete`, `Integrity`, `BlockTooLarge`
-/// and `Io` keep their meaning; a CID mismatch becomes `Integrity` naming the CID computed
-/// locally (the data is not what that CID names); malformed answers, bad CIDs and
-/// unsupported requests become `Malformed`.
+/// unreachable, timeout and HTTP errors, and answers that do not parse (malformed, bad
+/// CIDs), become `Unavailable`: the node could not serve, and a multi-store reader moves
+/// on to the next store. `NotFound`, `Incomplete`, `Integrity`, `BlockTooLarge` and `Io`
+/// keep their meaning; a CID mismatch becomes `Integrity` naming the CID computed locally
+/// (the data is not what that CID names); an invalid address and unsupported requests
+/// become `Malformed` (the request was wrong, not the node). The message always keeps the
+/// whole story.
 impl From<Error> for dataseal_transport::Error {
     fn from(err: Error) -> Self {
         use dataseal_transport::Error as T;
         match err {
-            Error::Unreachable { .. } | Error::Timeout { .. } | Error::Http { .. } => {
-                T::Unavailable(err.to_string())
-            }
+            Error::Unreachable { .. }
+            | Error::Timeout { .. }
+            | Error::Http { .. }
+            | Error::Malformed { .. }
+            | Error::BadCid { .. } => T::Unavailable(err.to_string()),
             Error::NotFound(cid) => T::NotFound(cid),
             Error::Incomplete { missing } => T::Incomplete { missing },
             Error::Integrity { cid } => T::Integrity { cid },
@@ -194,10 +198,6 @@ impl From<Error> for dataseal_transport::Error {
             },
             Error::Unsupported(_) => T::Malformed {
                 what: "request",
-                detail: err.to_string(),
-            },
-            Error::Malformed { .. } | Error::BadCid { .. } => T::Malformed {
-                what: "node answer",
                 detail: err.to_string(),
             },
         }

@@ -78,8 +78,14 @@ impl Client {
         Ok(())
     }
 
-    /// The length of a block the node holds (`block/stat`).
-    async fn stat_checked(&self, cid: &Cid) -> Result<u64, Error> {
+    /// The length of a block the node holds (`block/stat`), checking that the node
+    /// answered about that block.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`], [`Error::CidMismatch`] for an answer about another block,
+    /// and the request errors.
+    pub async fn stat_checked(&self, cid: &Cid) -> Result<u64, Error> {
         let query = [("arg", cid.to_string())];
         let (endpoint, body) = self
             .json("block/stat", &query, Lookup::Block)
@@ -90,6 +96,18 @@ impl Client {
             return Err(Error::mismatch(*cid, key));
         }
         Ok(size)
+    }
+
+    /// Pins the DAG under `root` recursively (`pin/add`), without expiry.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if the node lacks the root, [`Error::Incomplete`] if it lacks
+    /// a block under it (when the node names it; js-ipfs, which waits for missing blocks,
+    /// reports [`Error::NotFound`] for the root once the DAG limit runs out), and the
+    /// request errors.
+    pub async fn pin_checked(&self, root: &Cid) -> Result<(), Error> {
+        self.pin_with(root, None).await
     }
 
     async fn pin_with(&self, root: &Cid, days: Option<u32>) -> Result<(), Error> {
@@ -142,7 +160,12 @@ impl Client {
         self.pin_with(root, Some(days)).await
     }
 
-    async fn unpin_checked(&self, root: &Cid) -> Result<bool, Error> {
+    /// Removes the recursive pin on `root` (`pin/rm`); returns whether there was one.
+    ///
+    /// # Errors
+    ///
+    /// The request errors.
+    pub async fn unpin_checked(&self, root: &Cid) -> Result<bool, Error> {
         let query = [("arg", root.to_string()), ("recursive", "true".to_owned())];
         match self.json("pin/rm", &query, Lookup::None).await {
             Ok((endpoint, body)) => {
@@ -154,7 +177,12 @@ impl Client {
         }
     }
 
-    async fn pins_checked(&self) -> Result<Vec<Cid>, Error> {
+    /// The recursively pinned roots (`pin/ls`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadCid`] for a listed CID that does not parse, and the request errors.
+    pub async fn pins_checked(&self) -> Result<Vec<Cid>, Error> {
         let query = [("type", "recursive".to_owned())];
         let (endpoint, body) = self.json("pin/ls", &query, Lookup::None).await?;
         wire::pin_keys(&endpoint, &body)

@@ -17,7 +17,7 @@
     reason = "tests"
 )]
 
-mod harness;
+mod server;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,7 +29,7 @@ use dataseal_transport::{
     Block, CarReader, CarWriter, ImportParams, MemoryStore, Profile, Transport, conformance,
     import_bytes,
 };
-use harness::{Answer, Request};
+use server::{Answer, Request};
 use sha2::{Digest, Sha256};
 
 /// How the fake misbehaves.
@@ -285,7 +285,7 @@ async fn fake() -> (Arc<Fake>, String) {
         requests: Mutex::new(Vec::new()),
     });
     let handle = fake.clone();
-    let url = harness::serve(move |req| {
+    let url = server::serve(move |req| {
         let fake = handle.clone();
         async move { fake.answer(req).await }
     })
@@ -466,7 +466,7 @@ async fn btfs_imports_car_v1_only_and_we_send_v1() {
 #[tokio::test]
 async fn a_foreign_go_btfs_user_agent_gets_400_and_ours_is_our_own() {
     let (fake, url) = fake().await;
-    let raw = harness::http()
+    let raw = server::http()
         .post(format!("{url}/api/v1/id"))
         .header("user-agent", "/go-btfs/1.0.0/")
         .send()
@@ -586,15 +586,18 @@ async fn malformed_answers_are_typed_errors() {
             .await,
         Err(Error::Malformed { .. })
     ));
+    // Through the trait: the node could not serve (a reader moves on to the next).
     for result in [
         client.has(&cid).await.map(drop),
         client.pins().await.map(drop),
         client.pin(&cid).await,
     ] {
-        assert!(
-            matches!(result, Err(dataseal_transport::Error::Malformed { .. })),
-            "{result:?}"
-        );
+        match result {
+            Err(dataseal_transport::Error::Unavailable(text)) => {
+                assert!(text.contains("malformed answer"), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
     // A CAR export that is not a CAR.
     assert!(matches!(
@@ -625,7 +628,11 @@ async fn cids_that_do_not_parse_are_typed_errors() {
     ));
     assert!(matches!(
         client.pins().await,
-        Err(dataseal_transport::Error::Malformed { .. })
+        Err(dataseal_transport::Error::Unavailable(_))
+    ));
+    assert!(matches!(
+        client.pins_checked().await,
+        Err(Error::BadCid { .. })
     ));
 }
 
@@ -746,7 +753,7 @@ fn addresses_that_are_not_http_urls_are_refused() {
 async fn random_answers_never_panic() {
     // Status and body vary per request, from a fixed seed.
     let seed = Arc::new(Mutex::new(0x9e37_79b9_7f4a_7c15_u64));
-    let url = harness::serve(move |_req| {
+    let url = server::serve(move |_req| {
         let seed = seed.clone();
         async move {
             let mut s = seed.lock().unwrap();

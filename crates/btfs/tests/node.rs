@@ -11,6 +11,7 @@
 )]
 
 mod harness;
+mod server;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -41,7 +42,7 @@ fn params(profile: Profile, chunk: u64) -> ImportParams {
 
 /// The node's own `cat` of `root`.
 async fn node_cat(api: &str, root: &Cid) -> Vec<u8> {
-    let response = harness::http()
+    let response = server::http()
         .post(format!("{api}/api/v0/cat?arg={root}"))
         .send()
         .await
@@ -159,7 +160,7 @@ async fn our_car_is_imported_and_the_nodes_export_verifies() {
     assert!(node_cat(node.api(), &file.root).await == data);
 
     // The node's own `dag/export`, read raw and verified by our reader.
-    let raw = harness::http()
+    let raw = server::http()
         .post(format!(
             "{}/api/v0/dag/export?arg={}",
             node.api(),
@@ -292,7 +293,7 @@ async fn corrupted_answers_are_caught_on_the_first_bad_block() {
 
     // Alone: the root and the first leaf are served intact, the second leaf is
     // corrupted. The read stops there, naming it, with only the first leaf written.
-    let (proxy, calls) = harness::corrupting_proxy(node.api(), 3).await;
+    let (proxy, calls) = server::corrupting_proxy(node.api(), 3).await;
     let liar = client(&proxy);
     let mut out = Vec::new();
     let mut read = VerifiedRead::new(root);
@@ -310,7 +311,7 @@ async fn corrupted_answers_are_caught_on_the_first_bad_block() {
     assert!(out == data[..1024], "only verified bytes were written");
 
     // With an honest node behind it: exact output, every lie recorded against the liar.
-    let (proxy, _) = harness::corrupting_proxy(node.api(), 1).await;
+    let (proxy, _) = server::corrupting_proxy(node.api(), 1).await;
     let liar = client(&proxy);
     let stores: Vec<Box<dyn Transport>> = vec![Box::new(liar), Box::new(honest)];
     let mut read = VerifiedRead::new(root);

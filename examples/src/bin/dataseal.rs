@@ -92,7 +92,7 @@ enum Command {
     },
     /// Store FILE as a UnixFS file (CIDv1, raw leaves), pin it and print its root CID.
     Put {
-        /// The store: dir:PATH (created if missing).
+        /// The store: dir:PATH (created if missing), kubo:URL or btfs:URL.
         #[arg(long, value_name = "SPEC")]
         store: String,
         /// The chunk size: any size from 1 byte to 1048576.
@@ -104,7 +104,7 @@ enum Command {
     /// Read a file (or a byte range of it) with every block verified, trying the stores
     /// in order and failing over per block.
     Get {
-        /// A store: dir:PATH; repeatable, tried in the order given.
+        /// A store: dir:PATH, kubo:URL or btfs:URL; repeatable, tried in the order given.
         #[arg(long = "store", value_name = "SPEC", required = true)]
         stores: Vec<String>,
         /// Read only the bytes [OFFSET, OFFSET+LEN).
@@ -143,7 +143,7 @@ enum Command {
 enum CarCommand {
     /// Write the DAG under ROOT_CID to OUT.car (CAR v1), every block verified.
     Export {
-        /// The store: dir:PATH.
+        /// The store: dir:PATH, kubo:URL or btfs:URL.
         #[arg(long, value_name = "SPEC")]
         store: String,
         /// The root CID.
@@ -155,7 +155,7 @@ enum CarCommand {
     /// Verify and store every block of IN.car, then pin its roots (exit 1 if a block
     /// they reach is missing).
     Import {
-        /// The store: dir:PATH (created if missing).
+        /// The store: dir:PATH (created if missing), kubo:URL or btfs:URL.
         #[arg(long, value_name = "SPEC")]
         store: String,
         /// The CAR file to read.
