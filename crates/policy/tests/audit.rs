@@ -309,3 +309,88 @@ fn a_malformed_last_line_blocks_appends_and_is_located() {
     );
     expect(&f, FaultKind::Malformed, 4);
 }
+
+mod any_change {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// 9 records and checkpoints after every 4 lines, closed by a checkpoint on demand,
+    /// which is also the anchor.
+    fn closed_log() -> (Fixture, Vec<u8>, Checkpoint) {
+        let f = fixture(9);
+        let anchor = f.log.checkpoint(now()).unwrap();
+        let bytes = std::fs::read(f.log.path()).unwrap();
+        (f, bytes, anchor)
+    }
+
+    fn check(f: &Fixture, bytes: &[u8], anchor: &Checkpoint) -> Result<AuditReport, AuditFault> {
+        verify_log(bytes, Some(&f.trust), Some(anchor))
+    }
+
+    fn split(bytes: &[u8]) -> Vec<Vec<u8>> {
+        bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect()
+    }
+
+    fn join(lines: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for l in lines {
+            out.extend_from_slice(l);
+            out.push(b'\n');
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Any change to a byte of any line but the closing checkpoint is found (that
+        /// line's signature covers its payload; its key id is only a hint).
+        #[test]
+        fn any_byte_change_is_found(at in any::<usize>(), byte in any::<u8>()) {
+            let (f, bytes, anchor) = closed_log();
+            let last_start = bytes[..bytes.len() - 1].iter().rposition(|b| *b == b'\n').unwrap() + 1;
+            let i = at % last_start;
+            prop_assume!(bytes[i] != byte);
+            let mut changed = bytes.clone();
+            changed[i] = byte;
+            prop_assert!(check(&f, &changed, &anchor).is_err());
+        }
+
+        /// Deleting, duplicating or moving any line, or cutting the log anywhere, is found.
+        #[test]
+        fn any_structural_change_is_found(a in any::<usize>(), b in any::<usize>(), op in 0u8..4) {
+            let (f, bytes, anchor) = closed_log();
+            prop_assert!(check(&f, &bytes, &anchor).is_ok());
+            let mut lines = split(&bytes);
+            let n = lines.len();
+            let (a, b) = (a % n, b % n);
+            let changed = match op {
+                0 => {
+                    lines.remove(a);
+                    join(&lines)
+                }
+                1 => {
+                    let copy = lines[a].clone();
+                    lines.insert(b, copy);
+                    join(&lines)
+                }
+                2 => {
+                    prop_assume!(a != b);
+                    let moved = lines.remove(a);
+                    lines.insert(b, moved);
+                    join(&lines)
+                }
+                _ => {
+                    let cut = a % bytes.len();
+                    bytes[..cut].to_vec()
+                }
+            };
+            prop_assert!(check(&f, &changed, &anchor).is_err());
+        }
+    }
+}
