@@ -335,15 +335,18 @@ pub fn verify_log(
         ));
     }
     if let Some(anchor) = anchor {
-        if anchor.count > report.lines {
-            return Err(fault(
+        let truncated = || {
+            fault(
                 lines.len() + 1,
                 FaultKind::Truncated,
                 format!(
-                    "the log has {} lines but a checkpoint signed {} lines and a checkpoint line: it was cut short",
+                    "the log has {} lines but a checkpoint was signed after line {}: it was cut short",
                     report.lines, anchor.count
                 ),
-            ));
+            )
+        };
+        if anchor.count > report.lines {
+            return Err(truncated());
         }
         let at = usize::try_from(anchor.count).unwrap_or(usize::MAX);
         let chain_head = if at == 0 {
@@ -359,6 +362,11 @@ pub fn verify_log(
                     "the chain up to line {at} differs from the one the anchor checkpoint signed"
                 ),
             ));
+        }
+        // The anchor is written after its own checkpoint line (line count + 1): the log
+        // holds at least that line.
+        if anchor.count == report.lines {
+            return Err(truncated());
         }
     }
     Ok(report)

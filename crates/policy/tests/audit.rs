@@ -213,6 +213,14 @@ fn truncation_is_found_against_the_anchor() {
     // checkpoints somewhere else too.
     let bytes = std::fs::read(f.log.path()).unwrap();
     assert!(verify_log(&bytes, Some(&f.trust), None).is_ok());
+
+    // Dropping exactly the checkpoint line the anchor was written after.
+    let f = fixture(3);
+    f.log.checkpoint(now()).unwrap();
+    let mut l = lines(f.log.path());
+    l.pop();
+    write(f.log.path(), &l);
+    expect(&f, FaultKind::Truncated, 4);
 }
 
 #[test]
