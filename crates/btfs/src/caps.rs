@@ -118,7 +118,7 @@ impl Capabilities {
 
     /// A js-ipfs node (0.66): Kubo's `/api/v0` and `cid-version`, `format` with
     /// `version` for `block/put`, CAR v1 imports, 1 MiB blocks, and lookups bounded by
-    /// time (1 s for a block, 30 s for a DAG), since js-ipfs waits for missing blocks.
+    /// time (2 s for a block, 30 s for a DAG), since js-ipfs waits for missing blocks.
     #[must_use]
     pub fn js_ipfs() -> Self {
         Self {
@@ -129,7 +129,7 @@ impl Capabilities {
             pin_duration_param: None,
             max_block_len: ONE_MIB,
             missing_blocks: MissingBlocks::WaitUpTo {
-                block: Duration::from_secs(1),
+                block: Duration::from_secs(2),
                 dag: Duration::from_secs(30),
             },
         }

@@ -25,13 +25,14 @@ use dataseal_transport::{
 };
 use harness::Node;
 
-/// js-ipfs's capabilities, with a short DAG limit so that pinning an incomplete DAG (which
-/// js-ipfs answers by waiting) fails quickly.
+/// js-ipfs's capabilities, with a shorter DAG limit so that pinning an incomplete DAG
+/// (which js-ipfs answers by waiting) fails sooner, and a block limit with room for a
+/// loaded machine (a present block must never time out).
 fn client(api: &str) -> Client {
     let mut caps = Capabilities::js_ipfs();
     caps.missing_blocks = MissingBlocks::WaitUpTo {
-        block: Duration::from_secs(1),
-        dag: Duration::from_secs(5),
+        block: Duration::from_secs(3),
+        dag: Duration::from_secs(10),
     };
     Client::new(api, caps).unwrap()
 }
