@@ -497,6 +497,40 @@ impl TrustPolicy {
         payload_type: &str,
         now: Timestamp,
     ) -> Result<VerifiedEnvelope, Error> {
+        let counted = self.check(envelope, payload_type, now)?;
+        Ok(VerifiedEnvelope {
+            payload_type: envelope.payload_type.clone(),
+            payload: envelope.payload.clone(),
+            counted,
+        })
+    }
+
+    /// [`TrustPolicy::verify`], consuming the envelope so its payload is moved, not copied
+    /// (it matters for manifests of millions of objects).
+    ///
+    /// # Errors
+    ///
+    /// As [`TrustPolicy::verify`].
+    pub fn verify_into(
+        &self,
+        envelope: Envelope,
+        payload_type: &str,
+        now: Timestamp,
+    ) -> Result<VerifiedEnvelope, Error> {
+        let counted = self.check(&envelope, payload_type, now)?;
+        Ok(VerifiedEnvelope {
+            payload_type: envelope.payload_type,
+            payload: envelope.payload,
+            counted,
+        })
+    }
+
+    fn check(
+        &self,
+        envelope: &Envelope,
+        payload_type: &str,
+        now: Timestamp,
+    ) -> Result<BTreeMap<Role, BTreeSet<KeyId>>, Error> {
         if envelope.payload_type != payload_type {
             return Err(Error::PayloadType {
                 expected: payload_type.to_owned(),
@@ -514,11 +548,7 @@ impl TrustPolicy {
                 found: short.found,
             });
         }
-        Ok(VerifiedEnvelope {
-            payload_type: envelope.payload_type.clone(),
-            payload: envelope.payload.clone(),
-            counted: evaluation.counted,
-        })
+        Ok(evaluation.counted)
     }
 }
 

@@ -122,22 +122,29 @@ fn scan(root: &Path, ignore: &[String]) -> Result<Vec<Found>, Error> {
     Ok(found)
 }
 
+thread_local! {
+    /// One read buffer per hashing thread, reused across files: allocating and zeroing a
+    /// fresh buffer per file would cost more than hashing a small file.
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 1 << 20]);
+}
+
 fn hash_file(path: &Path) -> Result<(Sha256Digest, u64), Error> {
     let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(path, e)),
-        };
-        h.update(buf.get(..n).unwrap_or_default());
-        total += n as u64;
-    }
-    Ok((Sha256Digest(h.finalize().into()), total))
+    READ_BUF.with_borrow_mut(|buf| {
+        let mut h = Sha256::new();
+        let mut total = 0u64;
+        loop {
+            let n = match f.read(buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(path, e)),
+            };
+            h.update(buf.get(..n).unwrap_or_default());
+            total += n as u64;
+        }
+        Ok((Sha256Digest(h.finalize().into()), total))
+    })
 }
 
 /// Files whose modification time is this close to the previous build are re-hashed

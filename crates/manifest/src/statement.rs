@@ -27,6 +27,51 @@ struct Statement {
     subject: Vec<Subject>,
 }
 
+/// The same Statement, borrowing the manifest, for writing without a copy.
+#[derive(Serialize)]
+struct StatementRef<'a> {
+    #[serde(rename = "_type")]
+    statement_type: &'static str,
+    predicate: &'a Manifest,
+    #[serde(rename = "predicateType")]
+    predicate_type: &'static str,
+    subject: [Subject; 1],
+}
+
+/// Hashes what is written to it.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Compares what is written to it with `expected`, without storing it.
+struct CompareWriter<'a> {
+    expected: &'a [u8],
+    at: usize,
+    differs: bool,
+}
+
+impl std::io::Write for CompareWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let end = self.at + buf.len();
+        if !self.differs && self.expected.get(self.at..end) != Some(buf) {
+            self.differs = true;
+        }
+        self.at = end;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Subject {
@@ -41,10 +86,11 @@ struct SubjectDigest {
 }
 
 fn subject_for(m: &Manifest) -> Result<Subject, Error> {
-    let objects = serde_json::to_vec(&m.objects).map_err(|e| Error::json("objects", &e))?;
+    let mut hasher = HashWriter(Sha256::new());
+    serde_json::to_writer(&mut hasher, &m.objects).map_err(|e| Error::json("objects", &e))?;
     Ok(Subject {
         digest: SubjectDigest {
-            sha256: Sha256Digest(Sha256::digest(&objects).into()),
+            sha256: Sha256Digest(hasher.0.finalize().into()),
         },
         name: format!("{}@{}", m.dataset_id, m.version),
     })
@@ -88,13 +134,19 @@ impl Manifest {
     /// [`Error::Invalid`] if the manifest breaks a rule.
     pub fn to_payload(&self) -> Result<Vec<u8>, Error> {
         self.validate()?;
-        let statement = Statement {
-            statement_type: STATEMENT_TYPE.to_owned(),
-            predicate: self.clone(),
-            predicate_type: PREDICATE_TYPE.to_owned(),
-            subject: vec![subject_for(self)?],
+        let mut out = Vec::new();
+        self.write_statement(&mut out)?;
+        Ok(out)
+    }
+
+    fn write_statement<W: std::io::Write>(&self, out: W) -> Result<(), Error> {
+        let statement = StatementRef {
+            statement_type: STATEMENT_TYPE,
+            predicate: self,
+            predicate_type: PREDICATE_TYPE,
+            subject: [subject_for(self)?],
         };
-        serde_json::to_vec(&statement).map_err(|e| Error::json("statement", &e))
+        serde_json::to_writer(out, &statement).map_err(|e| Error::json("statement", &e))
     }
 
     /// Parses a signed payload: strict JSON, an in-toto Statement v1 with this crate's
@@ -120,8 +172,14 @@ impl Manifest {
         }
         let manifest = statement.predicate;
         manifest.validate()?;
-        let again = manifest.to_payload()?;
-        if again != payload {
+        let mut compare = CompareWriter {
+            expected: payload,
+            at: 0,
+            differs: false,
+        };
+        manifest.write_statement(&mut compare)?;
+        if compare.differs || compare.at != payload.len() {
+            let again = manifest.to_payload()?;
             // Tell a wrong subject apart from mere formatting.
             let expected = subject_for(&manifest)?;
             let matches = statement.subject.len() == 1
@@ -256,7 +314,8 @@ pub fn verify(
     now: Timestamp,
 ) -> Result<VerifiedManifest, Error> {
     let envelope = Envelope::from_json(envelope_json)?;
-    verify_envelope(&envelope, policy, now)
+    let verified = policy.verify_into(envelope, IN_TOTO_PAYLOAD_TYPE, now)?;
+    finish(verified)
 }
 
 /// [`verify`] for an already parsed envelope.
@@ -269,7 +328,10 @@ pub fn verify_envelope(
     policy: &TrustPolicy,
     now: Timestamp,
 ) -> Result<VerifiedManifest, Error> {
-    let verified = policy.verify(envelope, IN_TOTO_PAYLOAD_TYPE, now)?;
+    finish(policy.verify(envelope, IN_TOTO_PAYLOAD_TYPE, now)?)
+}
+
+fn finish(verified: dataseal_base::dsse::VerifiedEnvelope) -> Result<VerifiedManifest, Error> {
     let counted = verified.counted().clone();
     let payload = verified.into_payload();
     let manifest = Manifest::from_payload(&payload)?;
