@@ -248,6 +248,57 @@ impl fmt::Debug for Identity {
     }
 }
 
+/// Seals `data` to one or more age recipients as a standard binary age file (used for a
+/// manifest's sealed section: plaintext digests and wrapped keys only key holders may
+/// read).
+///
+/// # Errors
+///
+/// [`Error::Age`] if `recipients` is empty or age fails.
+pub fn seal_to_recipients(data: &[u8], recipients: &[Recipient]) -> Result<Vec<u8>, Error> {
+    if recipients.is_empty() {
+        return Err(Error::Age("no recipients".to_owned()));
+    }
+    let encryptor =
+        age::Encryptor::with_recipients(recipients.iter().map(|r| &r.0 as &dyn age::Recipient))
+            .map_err(|e| Error::Age(e.to_string()))?;
+    let mut out = Vec::with_capacity(256 * recipients.len() + data.len() + data.len() / 4);
+    let mut writer = encryptor.wrap_output(&mut out)?;
+    writer.write_all(data)?;
+    writer.finish()?;
+    Ok(out)
+}
+
+/// Opens an age file sealed to any of `identities`, refusing a plaintext longer than
+/// `max_len` bytes.
+///
+/// # Errors
+///
+/// [`Error::Age`] if the file is malformed, no identity matches, the payload fails
+/// authentication, or it is longer than `max_len`.
+pub fn open_sealed(
+    age_file: &[u8],
+    identities: &[Identity],
+    max_len: usize,
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let decryptor =
+        age::Decryptor::new_buffered(age_file).map_err(|e| Error::Age(e.to_string()))?;
+    let mut reader = decryptor
+        .decrypt(identities.iter().map(|i| &i.0 as &dyn age::Identity))
+        .map_err(|e| Error::Age(e.to_string()))?;
+    let mut plain = Zeroizing::new(Vec::new());
+    (&mut reader)
+        .take(max_len as u64 + 1)
+        .read_to_end(&mut plain)
+        .map_err(|e| Error::Age(format!("payload: {e}")))?;
+    if plain.len() > max_len {
+        return Err(Error::Age(format!(
+            "the sealed payload is longer than {max_len} bytes"
+        )));
+    }
+    Ok(plain)
+}
+
 /// Seals a key-encryption key to one or more age recipients: the result is a standard
 /// binary age file whose plaintext is the 32 raw key bytes, so `rage -d -i KEY` or
 /// `age -d -i KEY` recovers it.
@@ -256,17 +307,7 @@ impl fmt::Debug for Identity {
 ///
 /// [`Error::Age`] if `recipients` is empty or age fails.
 pub fn seal_kek(kek: &KeyEncryptionKey, recipients: &[Recipient]) -> Result<Vec<u8>, Error> {
-    if recipients.is_empty() {
-        return Err(Error::Age("no recipients".to_owned()));
-    }
-    let encryptor =
-        age::Encryptor::with_recipients(recipients.iter().map(|r| &r.0 as &dyn age::Recipient))
-            .map_err(|e| Error::Age(e.to_string()))?;
-    let mut out = Vec::with_capacity(256 * recipients.len());
-    let mut writer = encryptor.wrap_output(&mut out)?;
-    writer.write_all(kek.expose_secret())?;
-    writer.finish()?;
-    Ok(out)
+    seal_to_recipients(kek.expose_secret(), recipients)
 }
 
 /// Opens a key-encryption key sealed by [`seal_kek`] (or by any age implementation over
@@ -277,16 +318,7 @@ pub fn seal_kek(kek: &KeyEncryptionKey, recipients: &[Recipient]) -> Result<Vec<
 /// [`Error::Age`] if the file is malformed, no identity matches, or the plaintext is not
 /// exactly 32 bytes.
 pub fn open_kek(age_file: &[u8], identities: &[Identity]) -> Result<KeyEncryptionKey, Error> {
-    let decryptor =
-        age::Decryptor::new_buffered(age_file).map_err(|e| Error::Age(e.to_string()))?;
-    let mut reader = decryptor
-        .decrypt(identities.iter().map(|i| &i.0 as &dyn age::Identity))
-        .map_err(|e| Error::Age(e.to_string()))?;
-    let mut plain = Zeroizing::new(Vec::with_capacity(33));
-    (&mut reader)
-        .take(33)
-        .read_to_end(&mut plain)
-        .map_err(|e| Error::Age(format!("payload: {e}")))?;
+    let plain = open_sealed(age_file, identities, 32)?;
     let bytes: [u8; 32] = plain
         .as_slice()
         .try_into()

@@ -16,6 +16,8 @@ pub use error::Error;
 pub use header::{
     ChunkSize, Commitment, FORMAT_VERSION, MAX_PLAINTEXT_LEN, ObjectHeader, SUITE, Salt, TAG_LEN,
 };
-pub use keywrap::{Identity, Recipient, WrappedKey, open_kek, seal_kek};
+pub use keywrap::{
+    Identity, Recipient, WrappedKey, open_kek, open_sealed, seal_kek, seal_to_recipients,
+};
 
 pub use dataseal_base::{Cid, DataKey, KeyEncryptionKey, ObjectId};

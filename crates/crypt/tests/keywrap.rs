@@ -132,6 +132,21 @@ fn several_recipients_each_open_it_and_strangers_do_not() {
 }
 
 #[test]
+fn sealed_sections_round_trip_and_are_bounded() {
+    let id = Identity::generate();
+    let data = b"{\"objects\":[]}".repeat(100);
+    let sealed = dataseal_crypt::seal_to_recipients(&data, &[id.to_public()]).unwrap();
+    let opened =
+        dataseal_crypt::open_sealed(&sealed, std::slice::from_ref(&id), data.len()).unwrap();
+    assert_eq!(opened.as_slice(), data.as_slice());
+    assert!(
+        dataseal_crypt::open_sealed(&sealed, std::slice::from_ref(&id), data.len() - 1).is_err()
+    );
+    assert!(dataseal_crypt::open_sealed(&sealed, &[Identity::generate()], data.len()).is_err());
+    assert!(dataseal_crypt::seal_to_recipients(&data, &[]).is_err());
+}
+
+#[test]
 fn payloads_other_than_32_bytes_are_refused() {
     let id = Identity::generate();
     let theirs: age::x25519::Identity = id.to_secret_string().parse().unwrap();
