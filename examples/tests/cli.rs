@@ -710,14 +710,32 @@ fn quickstart_runs() {
         .unwrap();
     assert_ok(&out);
     let text = stdout(&out);
-    assert!(text.contains("summary:"), "{text}");
-    assert!(text.contains("chunk 1 failed authentication"), "{text}");
-    assert!(text.contains("bafkrei"), "{text}");
+    for needle in [
+        "chunk 1 failed authentication",
+        "bafkrei",
+        "baguqeera",
+        "rejected: dual approval needs both roles",
+        "-> ALLOW (role.trainer.data)",
+        "-> deny (grant.required)",
+        "corrupted block(s) caught by re-hashing",
+        "every byte matches the source",
+        "lying-provider",
+        "done in",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
     assert!(work.join("keys").join("kek.age").exists());
-    assert!(
-        work.join("encrypted/train/shard-0000.bin/header.json")
-            .exists()
-    );
+    assert!(work.join("manifest.dsse.json").exists());
+    assert!(work.join("audit.jsonl").exists());
+    assert!(work.join("store").is_dir());
+    // The manifest it wrote verifies with the CLI's cid command.
+    let cid = dataseal([
+        "manifest".as_ref(),
+        "cid".as_ref(),
+        work.join("manifest.dsse.json").as_os_str(),
+    ]);
+    assert_ok(&cid);
+    assert!(text.contains(stdout(&cid).trim()));
     #[cfg(unix)]
     assert_eq!(mode(&work.join("keys").join("recipient.key")), 0o600);
 
