@@ -10,6 +10,11 @@ use crate::primitive::ChunkCipher;
 use crate::schedule;
 use crate::{Error, header::Commitment};
 
+/// Chunks per thread in one window: three windows are in memory at once (one being
+/// read, one encrypted, one written), so memory is `3 × 2 × threads × C` (12 MiB for two
+/// threads at 1 MiB chunks) whatever the input size.
+const WINDOW_PER_THREAD: usize = 2;
+
 /// Receives ciphertext chunks, in index order, with their CIDs.
 ///
 /// Implemented for closures `FnMut(u64, &[u8], &Cid) -> io::Result<()>` and by
@@ -230,7 +235,7 @@ impl Encryptor {
         R: Read + Send,
         S: ChunkSink + Send,
     {
-        let window = 2 * rayon::current_num_threads().max(1);
+        let window = WINDOW_PER_THREAD * rayon::current_num_threads().max(1);
         let mut input = ChunkReader::new(reader, self.chunk_size.plaintext_len());
         let mut sealing = Batch::new(window);
         let mut filling = Batch::new(window);
