@@ -3,16 +3,15 @@
 use std::io::{self, Read, Write};
 
 use dataseal_base::{Cid, DataKey, ObjectId};
-use rayon::prelude::*;
 
 use crate::header::{ChunkSize, MAX_PLAINTEXT_LEN, ObjectHeader, Salt, TAG_LEN};
 use crate::primitive::ChunkCipher;
 use crate::schedule;
 use crate::{Error, header::Commitment};
 
-/// Chunks per thread in one window: three windows are in memory at once (one being
-/// read, one encrypted, one written), so memory is `3 × 2 × threads × C` (12 MiB for two
-/// threads at 1 MiB chunks) whatever the input size.
+/// Chunks in flight per thread, beyond the one each thread is sealing: memory is
+/// `(WINDOW_PER_THREAD + 1) × threads × C` (6 MiB for two threads at 1 MiB chunks)
+/// whatever the input size.
 const WINDOW_PER_THREAD: usize = 2;
 
 /// Receives ciphertext chunks, in index order, with their CIDs.
@@ -224,133 +223,130 @@ impl Encryptor {
     /// Encrypts everything `reader` yields, handing each ciphertext chunk and its CID to
     /// `sink` in order, and returns the object's header.
     ///
-    /// Chunks are encrypted and hashed in parallel on the current rayon pool, in place in
-    /// reused buffers; at most three windows of two chunks per thread are in memory.
+    /// The calling thread reads chunks into reused buffers and hands each to the current
+    /// rayon pool as one task that encrypts it in place and hashes it to its CID; finished
+    /// chunks go to `sink` in index order. There is no barrier between windows: as long as
+    /// the reader keeps ahead, every thread has a chunk to work on. At most
+    /// `(2 + 1) × threads` chunks are in memory, whatever the input size.
     ///
     /// # Errors
     ///
     /// [`Error::Io`] from the reader or the sink; [`Error::TooLarge`] past 2^53 − 1 bytes.
     pub fn encrypt<R, S>(&self, reader: R, sink: &mut S) -> Result<ObjectHeader, Error>
     where
-        R: Read + Send,
-        S: ChunkSink + Send,
+        R: Read,
+        S: ChunkSink,
     {
-        let window = WINDOW_PER_THREAD * rayon::current_num_threads().max(1);
+        let threads = rayon::current_num_threads().max(1);
+        let max_in_flight = (WINDOW_PER_THREAD + 1) * threads;
         let mut input = ChunkReader::new(reader, self.chunk_size.plaintext_len());
-        let mut sealing = Batch::new(window);
-        let mut filling = Batch::new(window);
-        let mut draining = Batch::new(window);
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<Slot>();
+        let cipher = &self.cipher;
         let mut total: u64 = 0;
-        let mut next_index: u64 = 0;
-
-        input.fill(&mut sealing, &mut next_index)?;
-        loop {
-            let done = sealing.has_last;
-            let cipher = &self.cipher;
-            let (sealed, io_result) = rayon::join(
-                || sealing.seal_all(cipher),
-                || -> Result<(), Error> {
-                    draining.drain_to(sink)?;
-                    if !done {
-                        input.fill(&mut filling, &mut next_index)?;
-                    }
-                    Ok(())
-                },
-            );
-            sealed?;
-            io_result?;
-            total = total
-                .checked_add(sealing.plaintext_bytes())
-                .filter(|t| *t <= MAX_PLAINTEXT_LEN)
-                .ok_or(Error::TooLarge)?;
-            if done {
-                sealing.drain_to(sink)?;
-                break;
+        let outcome = rayon::in_place_scope(|scope| -> Result<(), Error> {
+            let mut free: Vec<Vec<u8>> = Vec::with_capacity(max_in_flight);
+            let mut pending: std::collections::BTreeMap<u64, Slot> =
+                std::collections::BTreeMap::new();
+            let mut next_index: u64 = 0;
+            let mut next_emit: u64 = 0;
+            let mut in_flight = 0usize;
+            let mut reading = true;
+            loop {
+                while let Some(mut slot) = pending.remove(&next_emit) {
+                    let n = slot.len + TAG_LEN;
+                    let ct = slot
+                        .buf
+                        .get(..n)
+                        .ok_or(Error::Chunk { index: slot.index })?;
+                    let cid = slot.cid.take().ok_or(Error::Chunk { index: slot.index })?;
+                    sink.put_chunk(slot.index, ct, &cid)?;
+                    free.push(slot.buf);
+                    next_emit += 1;
+                }
+                if !reading && in_flight == 0 {
+                    return Ok(());
+                }
+                if reading && in_flight < max_in_flight {
+                    let mut buf = free.pop().unwrap_or_default();
+                    let (len, last) = input.next_chunk(&mut buf)?;
+                    total = total
+                        .checked_add(len as u64)
+                        .filter(|t| *t <= MAX_PLAINTEXT_LEN)
+                        .ok_or(Error::TooLarge)?;
+                    let mut slot = Slot {
+                        buf,
+                        index: next_index,
+                        len,
+                        last,
+                        cid: None,
+                    };
+                    next_index += 1;
+                    in_flight += 1;
+                    reading = !last;
+                    let tx = done_tx.clone();
+                    scope.spawn(move |_| {
+                        if let Some(n) = cipher.seal(slot.index, slot.last, &mut slot.buf, slot.len)
+                        {
+                            slot.cid = slot.buf.get(..n).map(Cid::raw_sha256);
+                        }
+                        // The receiver outlives the scope, so sending cannot fail.
+                        let _ = tx.send(slot);
+                    });
+                    continue;
+                }
+                let slot = wait_for(&done_rx)?;
+                in_flight -= 1;
+                if slot.cid.is_none() {
+                    return Err(Error::Chunk { index: slot.index });
+                }
+                pending.insert(slot.index, slot);
             }
-            // The sealed batch drains next round; the filled one is sealed; the drained
-            // one's buffers are reused for filling.
-            std::mem::swap(&mut draining, &mut sealing);
-            std::mem::swap(&mut sealing, &mut filling);
-        }
+        });
+        outcome?;
         self.header(total)
     }
 }
 
-/// One chunk's slot in a batch: a reused buffer of `C` bytes.
+/// Waits for a finished chunk. On a pool thread (the caller is inside
+/// `ThreadPool::install`), it runs pending tasks meanwhile, so a pool of one thread cannot
+/// deadlock; elsewhere it blocks.
+fn wait_for(rx: &std::sync::mpsc::Receiver<Slot>) -> Result<Slot, Error> {
+    use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
+    loop {
+        match rx.try_recv() {
+            Ok(slot) => return Ok(slot),
+            Err(TryRecvError::Disconnected) => {
+                return Err(Error::Io(io::Error::other("encryption tasks stopped")));
+            }
+            Err(TryRecvError::Empty) => {}
+        }
+        match rayon::yield_now() {
+            Some(rayon::Yield::Executed) => {}
+            Some(rayon::Yield::Idle) => match rx.recv_timeout(std::time::Duration::from_micros(50))
+            {
+                Ok(slot) => return Ok(slot),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(Error::Io(io::Error::other("encryption tasks stopped")));
+                }
+            },
+            None => {
+                return rx
+                    .recv()
+                    .map_err(|_| Error::Io(io::Error::other("encryption tasks stopped")));
+            }
+        }
+    }
+}
+
+/// One chunk in flight: a reused buffer of `C` bytes, its position, and its CID once
+/// sealed.
 struct Slot {
     buf: Vec<u8>,
     index: u64,
     len: usize,
     last: bool,
     cid: Option<Cid>,
-}
-
-/// A window of chunks processed together.
-struct Batch {
-    slots: Vec<Slot>,
-    used: usize,
-    has_last: bool,
-}
-
-impl Batch {
-    /// Buffers are allocated on first fill, so a small input stays small.
-    fn new(window: usize) -> Self {
-        let slots = (0..window)
-            .map(|_| Slot {
-                buf: Vec::new(),
-                index: 0,
-                len: 0,
-                last: false,
-                cid: None,
-            })
-            .collect();
-        Self {
-            slots,
-            used: 0,
-            has_last: false,
-        }
-    }
-
-    fn active(&mut self) -> &mut [Slot] {
-        let used = self.used;
-        self.slots.get_mut(..used).unwrap_or_default()
-    }
-
-    fn plaintext_bytes(&self) -> u64 {
-        self.slots
-            .iter()
-            .take(self.used)
-            .map(|s| s.len as u64)
-            .sum()
-    }
-
-    fn seal_all(&mut self, cipher: &ChunkCipher) -> Result<(), Error> {
-        self.active().par_iter_mut().try_for_each(|slot| {
-            let n = cipher
-                .seal(slot.index, slot.last, &mut slot.buf, slot.len)
-                .ok_or(Error::Chunk { index: slot.index })?;
-            let ct = slot
-                .buf
-                .get(..n)
-                .ok_or(Error::Chunk { index: slot.index })?;
-            slot.cid = Some(Cid::raw_sha256(ct));
-            Ok(())
-        })
-    }
-
-    fn drain_to<S: ChunkSink>(&mut self, sink: &mut S) -> Result<(), Error> {
-        for slot in self.active() {
-            let n = slot.len + TAG_LEN;
-            let ct = slot
-                .buf
-                .get(..n)
-                .ok_or(Error::Chunk { index: slot.index })?;
-            let cid = slot.cid.take().ok_or(Error::Chunk { index: slot.index })?;
-            sink.put_chunk(slot.index, ct, &cid)?;
-        }
-        self.used = 0;
-        Ok(())
-    }
 }
 
 /// Cuts a reader into plaintext chunks, knowing for each whether it is the last one (a
@@ -416,24 +412,5 @@ impl<R: Read> ChunkReader<R> {
         } else {
             Ok((len, true))
         }
-    }
-
-    fn fill(&mut self, batch: &mut Batch, next_index: &mut u64) -> io::Result<()> {
-        batch.used = 0;
-        batch.has_last = false;
-        for slot in &mut batch.slots {
-            let (len, last) = self.next_chunk(&mut slot.buf)?;
-            slot.index = *next_index;
-            slot.len = len;
-            slot.last = last;
-            slot.cid = None;
-            *next_index += 1;
-            batch.used += 1;
-            if last {
-                batch.has_last = true;
-                break;
-            }
-        }
-        Ok(())
     }
 }
