@@ -243,7 +243,7 @@ impl Encryptor {
         let (done_tx, done_rx) = std::sync::mpsc::channel::<Slot>();
         let cipher = &self.cipher;
         let mut total: u64 = 0;
-        let outcome = rayon::in_place_scope(|scope| -> Result<(), Error> {
+        let outcome = rayon::in_place_scope_fifo(|scope| -> Result<(), Error> {
             let mut free: Vec<Vec<u8>> = Vec::with_capacity(max_in_flight);
             let mut pending: std::collections::BTreeMap<u64, Slot> =
                 std::collections::BTreeMap::new();
@@ -266,7 +266,9 @@ impl Encryptor {
                 if !reading && in_flight == 0 {
                     return Ok(());
                 }
-                if reading && in_flight < max_in_flight {
+                // Chunks finished out of order wait in `pending`: they count against the bound
+                // too, so the reader never runs more than `max_in_flight` chunks ahead of the sink.
+                if reading && in_flight + pending.len() < max_in_flight {
                     let mut buf = free.pop().unwrap_or_default();
                     let (len, last) = input.next_chunk(&mut buf)?;
                     total = total
@@ -284,7 +286,7 @@ impl Encryptor {
                     in_flight += 1;
                     reading = !last;
                     let tx = done_tx.clone();
-                    scope.spawn(move |_| {
+                    scope.spawn_fifo(move |_| {
                         if let Some(n) = cipher.seal(slot.index, slot.last, &mut slot.buf, slot.len)
                         {
                             slot.cid = slot.buf.get(..n).map(Cid::raw_sha256);

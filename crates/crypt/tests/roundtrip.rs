@@ -333,3 +333,56 @@ fn sink_sees_chunks_in_order() {
         .unwrap();
     assert_eq!(order, (0..10).collect::<Vec<_>>());
 }
+
+/// The reader never runs more than a few chunks per thread ahead of the sink: memory stays
+/// bounded whatever the input size, with one thread or two, inside a pool or not.
+#[test]
+fn the_reader_stays_a_bounded_distance_ahead_of_the_sink() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    struct Counting {
+        left: u64,
+        read: Arc<AtomicU64>,
+    }
+    impl std::io::Read for Counting {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = (buf.len() as u64).min(self.left) as usize;
+            buf[..n].fill(0x5a);
+            self.left -= n as u64;
+            self.read.fetch_add(n as u64, Ordering::SeqCst);
+            Ok(n)
+        }
+    }
+
+    let c = ChunkSize::MIN;
+    let p = c.plaintext_len() as u64;
+    for threads in [1usize, 2] {
+        let read = Arc::new(AtomicU64::new(0));
+        let reader = Counting {
+            left: 200 * p,
+            read: Arc::clone(&read),
+        };
+        let enc = Encryptor::with_salt(
+            &key(7),
+            id("a@1/b"),
+            c,
+            dataseal_crypt::Salt::from_bytes([1; 32]),
+        );
+        let mut max_ahead = 0u64;
+        let mut sink = |i: u64, _: &[u8], _: &dataseal_crypt::Cid| {
+            let emitted = (i + 1) * p;
+            max_ahead = max_ahead.max(read.load(Ordering::SeqCst).saturating_sub(emitted));
+            Ok(())
+        };
+        let header = pool(threads)
+            .install(|| enc.encrypt(reader, &mut sink))
+            .unwrap();
+        assert_eq!(header.chunk_count(), 200);
+        // At most (2 + 1) chunks per thread in flight, plus the look-ahead byte.
+        assert!(
+            max_ahead <= 3 * threads as u64 * p + 1,
+            "{threads} thread(s): {max_ahead} bytes ahead"
+        );
+    }
+}
