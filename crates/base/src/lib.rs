@@ -23,6 +23,12 @@ pub use provider::ProviderId;
 pub use role::Role;
 pub use time::Timestamp;
 
+/// Paths the expansion of [`validated_name!`] uses; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+}
+
 /// Fills `buf` with bytes from the operating system's cryptographically secure generator.
 ///
 /// # Errors

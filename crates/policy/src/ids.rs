@@ -8,75 +8,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::Error;
 
-const ID_RULE: &str = "1-256 characters, no control characters, no surrounding spaces";
-
 fn id_ok(s: &str) -> bool {
     !s.is_empty() && s.len() <= 256 && !s.chars().any(char::is_control) && s.trim() == s
 }
 
-macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident, $what:literal) => {
-        $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
-
-        impl $name {
-            /// Checks and wraps an identifier.
-            ///
-            /// # Errors
-            ///
-            #[doc = concat!("[`Error::InvalidId`] unless it has ", "1-256 characters, no control characters and no surrounding spaces", ".")]
-            pub fn new(id: impl Into<String>) -> Result<Self, Error> {
-                let id = id.into();
-                if id_ok(&id) {
-                    Ok(Self(id))
-                } else {
-                    Err(Error::InvalidId { what: $what, value: id, rule: ID_RULE })
-                }
-            }
-
-            /// The identifier as text.
-            #[must_use]
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self, Error> {
-                Self::new(s)
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, concat!(stringify!($name), "({:?})"), self.0)
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(&self.0)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(deserializer)?;
-                Self::new(s).map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-
-id_type! {
+dataseal_base::validated_name! {
     /// A person (`Dataseal::User`).
     ///
     /// ```
@@ -84,22 +20,42 @@ id_type! {
     /// assert!("alice@example.org".parse::<UserId>().is_ok());
     /// assert!("".parse::<UserId>().is_err());
     /// ```
-    UserId, "user id"
+    pub struct UserId;
+    what: "user id",
+    rule: "1-256 characters, no control characters, no surrounding spaces",
+    check: id_ok,
+    error: |what, value, rule| -> Error { Error::InvalidId { what, value, rule } },
+    debug: quoted,
 }
 
-id_type! {
+dataseal_base::validated_name! {
     /// A service account: a training job, a pipeline (`Dataseal::ServiceAccount`).
-    ServiceAccountId, "service account id"
+    pub struct ServiceAccountId;
+    what: "service account id",
+    rule: "1-256 characters, no control characters, no surrounding spaces",
+    check: id_ok,
+    error: |what, value, rule| -> Error { Error::InvalidId { what, value, rule } },
+    debug: quoted,
 }
 
-id_type! {
+dataseal_base::validated_name! {
     /// A group, team or organisation (`Dataseal::Group`).
-    GroupId, "group id"
+    pub struct GroupId;
+    what: "group id",
+    rule: "1-256 characters, no control characters, no surrounding spaces",
+    check: id_ok,
+    error: |what, value, rule| -> Error { Error::InvalidId { what, value, rule } },
+    debug: quoted,
 }
 
-id_type! {
+dataseal_base::validated_name! {
     /// A collection of datasets (`Dataseal::Collection`).
-    CollectionId, "collection id"
+    pub struct CollectionId;
+    what: "collection id",
+    rule: "1-256 characters, no control characters, no surrounding spaces",
+    check: id_ok,
+    error: |what, value, rule| -> Error { Error::InvalidId { what, value, rule } },
+    debug: quoted,
 }
 
 /// Who asks: a person or a service account.

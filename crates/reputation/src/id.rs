@@ -6,85 +6,34 @@ use sha2::{Digest, Sha256};
 
 use crate::Error;
 
-macro_rules! label {
-    ($(#[$doc:meta])* $name:ident, $what:literal, $max:literal, $rule:literal, $ok:expr) => {
-        $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
-
-        impl $name {
-            /// Checks and wraps the text.
-            ///
-            /// # Errors
-            ///
-            #[doc = concat!("[`Error::InvalidIdentifier`] unless it is ", $rule, ".")]
-            pub fn new(text: impl Into<String>) -> Result<Self, Error> {
-                let text = text.into();
-                let ok: fn(u8) -> bool = $ok;
-                if !text.is_empty() && text.len() <= $max && text.bytes().all(ok) {
-                    Ok(Self(text))
-                } else {
-                    Err(Error::InvalidIdentifier { what: $what, value: text, rule: $rule })
-                }
-            }
-
-            /// The text.
-            #[must_use]
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self, Error> {
-                Self::new(s)
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, concat!(stringify!($name), "({})"), self.0)
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(&self.0)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(deserializer)?;
-                Self::new(s).map_err(serde::de::Error::custom)
-            }
-        }
-    };
+/// Whether `s` has 1 to `max` bytes, each passing `ok`.
+fn label(s: &str, max: usize, ok: fn(u8) -> bool) -> bool {
+    !s.is_empty() && s.len() <= max && s.bytes().all(ok)
 }
 
 fn label_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-' | b'/')
 }
 
-label! {
+dataseal_base::validated_name! {
     /// Who made an observation: a client, a monitoring node, an auditor. 1 to 128
     /// printable ASCII characters without spaces (the same rule as a provider id).
-    ObserverId, "observer id", 128, "1-128 printable ASCII characters without spaces",
-    |b| b.is_ascii_graphic()
+    pub struct ObserverId;
+    what: "observer id",
+    rule: "1-128 printable ASCII characters without spaces",
+    check: |s| label(s, 128, |b| b.is_ascii_graphic()),
+    error: |what, value, rule| -> Error { Error::InvalidIdentifier { what, value, rule } },
 }
 
-label! {
+dataseal_base::validated_name! {
     /// The network a provider reaches us through, used to spread replicas across
     /// operators (`AS3320`, `203.0.113.0/24`): 1 to 64 characters from
     /// `A-Z a-z 0-9 . _ : - /`.
-    NetworkGroup, "network group", 64, "1-64 characters from A-Z a-z 0-9 . _ : - /", label_byte
+    pub struct NetworkGroup;
+    what: "network group",
+    rule: "1-64 characters from A-Z a-z 0-9 . _ : - /",
+    check: |s| label(s, 64, label_byte),
+    error: |what, value, rule| -> Error { Error::InvalidIdentifier { what, value, rule } },
 }
 
 impl ModelId {
@@ -94,11 +43,15 @@ impl ModelId {
     }
 }
 
-label! {
+dataseal_base::validated_name! {
     /// Names a scoring model and its version (`dataseal-default/1`, `btfs-host-score/1`):
     /// 1 to 64 characters from `A-Z a-z 0-9 . _ : - /`. Two models with the same id and the
     /// same [`ParamsDigest`] must compute the same scores from the same log.
-    ModelId, "model id", 64, "1-64 characters from A-Z a-z 0-9 . _ : - /", label_byte
+    pub struct ModelId;
+    what: "model id",
+    rule: "1-64 characters from A-Z a-z 0-9 . _ : - /",
+    check: |s| label(s, 64, label_byte),
+    error: |what, value, rule| -> Error { Error::InvalidIdentifier { what, value, rule } },
 }
 
 /// A SHA-256 digest, written `sha256:` followed by 64 lowercase hex digits.
