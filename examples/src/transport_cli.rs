@@ -247,29 +247,117 @@ pub fn cid_cmd(file: &Path, chunk_size: u64) -> Result<CidReport, Failure> {
     let (input, len) = open_input(file)?;
     let bar = progress_bar(len, "hashing");
     let mut reader = bar.wrap_read(input);
-    let mut builder = FileBuilder::new(params.profile());
-    let mut chunk = vec![0u8; params.chunk_size()];
-    let mut total = 0u64;
-    loop {
-        let filled = fill(&mut reader, &mut chunk)
-            .map_err(|e| Failure::io(format!("cannot read {}", show(file)), &e))?;
-        if filled == 0 {
-            break;
-        }
-        total += filled as u64;
-        builder
-            .push_chunk(chunk.get(..filled).unwrap_or_default())
-            .map_err(|e| failure(show(file), &e))?;
-        if filled < chunk.len() {
-            break;
-        }
-    }
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let (root, total) =
+        raw_leaf_root_parallel(&mut reader, params.chunk_size(), threads).map_err(|e| match e {
+            RootError::Read(e) => Failure::io(format!("cannot read {}", show(file)), &e),
+            RootError::Build(e) => failure(show(file), &e),
+        })?;
     bar.finish_and_clear();
-    let (root, _) = builder.finish();
     Ok(CidReport {
         root_cid: root.to_string(),
         bytes: total,
         chunk_size,
+    })
+}
+
+/// Why [`raw_leaf_root_parallel`] failed.
+enum RootError {
+    Read(io::Error),
+    Build(Error),
+}
+
+/// The CIDv1 raw-leaf UnixFS root of everything `reader` yields, cut into `chunk_size`
+/// chunks, and the number of bytes read. One thread reads into a fixed set of buffers,
+/// `threads` threads hash the chunks, and the calling thread builds the DAG over the leaf
+/// CIDs in order: the result is exactly [`FileBuilder`]'s, at the speed of the hashing
+/// spread over the cores. Memory: `2 × threads + 2` chunk buffers.
+fn raw_leaf_root_parallel(
+    reader: &mut (impl Read + Send),
+    chunk_size: usize,
+    threads: usize,
+) -> Result<(Cid, u64), RootError> {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex, mpsc};
+
+    let threads = threads.max(1);
+    let slots = 2 * threads + 2;
+    let (free_tx, free_rx) = mpsc::sync_channel::<Vec<u8>>(slots);
+    for _ in 0..slots {
+        let _ = free_tx.send(vec![0u8; chunk_size]);
+    }
+    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Vec<u8>, usize)>(slots);
+    // Shared by the hashers and dropped with the last of them, so the reader never
+    // waits on a queue nobody drains.
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    let (done_tx, done_rx) = mpsc::channel::<(u64, Cid, usize)>();
+    std::thread::scope(|scope| {
+        let read = scope.spawn(move || -> io::Result<u64> {
+            let mut total = 0u64;
+            let mut index = 0u64;
+            // Stops when the input ends, or when the hashers have stopped (the
+            // buffers stop coming back).
+            while let Ok(mut buf) = free_rx.recv() {
+                let filled = fill(reader, &mut buf)?;
+                if filled == 0 {
+                    break;
+                }
+                total += filled as u64;
+                if work_tx.send((index, buf, filled)).is_err() {
+                    break;
+                }
+                index += 1;
+                if filled < chunk_size {
+                    break;
+                }
+            }
+            Ok(total)
+        });
+        for _ in 0..threads {
+            let (work_rx, done_tx, free_tx) = (work_rx.clone(), done_tx.clone(), free_tx.clone());
+            scope.spawn(move || {
+                loop {
+                    let job = match work_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => break,
+                    };
+                    let Ok((index, buf, len)) = job else { break };
+                    let cid = Cid::raw_sha256(buf.get(..len).unwrap_or_default());
+                    if done_tx.send((index, cid, len)).is_err() {
+                        break;
+                    }
+                    let _ = free_tx.send(buf);
+                }
+            });
+        }
+        drop((done_tx, free_tx, work_rx));
+        let mut builder = FileBuilder::new(Profile::V1RawLeaves);
+        let mut waiting: BTreeMap<u64, (Cid, usize)> = BTreeMap::new();
+        let mut next = 0u64;
+        let mut built = Ok(());
+        'collect: for (index, cid, len) in done_rx {
+            waiting.insert(index, (cid, len));
+            while let Some((cid, len)) = waiting.remove(&next) {
+                if let Err(e) = builder.push_raw_leaf(cid, len as u64) {
+                    built = Err(RootError::Build(e));
+                    break 'collect;
+                }
+                next += 1;
+            }
+        }
+        // Leaving the loop early drops the receiver: the hashers stop, the buffers
+        // stop coming back and the reader stops.
+        let total = match read.join() {
+            Ok(Ok(total)) => total,
+            Ok(Err(e)) => return Err(RootError::Read(e)),
+            Err(_) => {
+                return Err(RootError::Read(io::Error::other(
+                    "the reading thread failed",
+                )));
+            }
+        };
+        built?;
+        Ok((builder.finish().0, total))
     })
 }
 
@@ -406,7 +494,9 @@ pub struct GetReport {
 }
 
 /// `dataseal get --store SPEC [--store SPEC …] [--range OFFSET:LEN] ROOT_CID OUTPUT`:
-/// reads with every block verified, trying the stores in order per block.
+/// reads with every block verified, trying the stores in order per block. `window` and
+/// `spread` are [`VerifiedRead::window`] and [`VerifiedRead::spread`] (`--window` and
+/// `--spread`).
 ///
 /// # Errors
 ///
@@ -415,6 +505,7 @@ pub struct GetReport {
 pub fn get_cmd(
     specs: &[String],
     range: Option<(u64, u64)>,
+    (window, spread): (usize, usize),
     root: &str,
     output: &Path,
 ) -> Result<GetReport, Failure> {
@@ -430,7 +521,9 @@ pub fn get_cmd(
     let mut read = match range {
         Some((offset, len)) => VerifiedRead::range(root, offset, len),
         None => VerifiedRead::new(root),
-    };
+    }
+    .window(window)
+    .spread(spread);
     let result = {
         let mut writer = Blocking(out.file());
         runtime()?.block_on(async {

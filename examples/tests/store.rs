@@ -86,6 +86,7 @@ fn cid_prints_the_ipfs_add_root() {
         (1, 1_048_576),
         (1_048_577, 1_048_576),
         (5000, 1024),
+        (3 * 1024, 1024),
         (175 * 1024 + 1, 1024),
         (174 * 174 + 1, 1),
     ] {
@@ -247,6 +248,39 @@ fn put_get_and_car_round_trips() {
     assert_eq!(json["stores"][0]["blocks"], 0);
     assert_eq!(json["stores"][0]["failures"], 6);
     assert_eq!(json["stores"][1]["blocks"], 6);
+
+    // Spread over two stores that both hold the file: both serve, the output is exact.
+    let out = dataseal([
+        "get",
+        "--json",
+        "--window",
+        "4",
+        "--spread",
+        "2",
+        "--store",
+        &a,
+        "--store",
+        &b,
+        &root,
+        output.to_str().unwrap(),
+    ]);
+    assert_ok(&out);
+    assert_eq!(fs::read(&output).unwrap(), bytes);
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["stores"][0]["blocks"], 3);
+    assert_eq!(json["stores"][1]["blocks"], 3);
+    for bad in [["--window", "0"], ["--spread", "0"], ["--window", "x"]] {
+        let out = dataseal([
+            "get",
+            bad[0],
+            bad[1],
+            "--store",
+            &a,
+            &root,
+            output.to_str().unwrap(),
+        ]);
+        assert_fails(&out, 2, &[]);
+    }
 }
 
 #[test]

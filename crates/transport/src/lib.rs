@@ -26,7 +26,7 @@ pub use dir::DirStore;
 pub use error::Error;
 pub use faulty::{Faults, FaultyStore};
 pub use memory::MemoryStore;
-pub use read::{Failed, FailureKind, Served, VerifiedRead};
+pub use read::{DEFAULT_READ_WINDOW, Failed, FailureKind, Served, VerifiedRead};
 pub use transport::Transport;
 pub use unixfs::{
     Child, FileBuilder, FileNode, ImportParams, ImportedFile, MAX_CHUNK_LEN, MAX_LINKS, Profile,

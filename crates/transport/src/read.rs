@@ -1,6 +1,10 @@
 //! The verified multi-store reader.
 
+use std::collections::{HashMap, HashSet};
+
 use dataseal_base::Cid;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::unixfs::FileNode;
@@ -90,9 +94,14 @@ pub struct VerifiedRead {
     end: Option<u64>,
     file_len: Option<u64>,
     done: bool,
+    window: usize,
+    spread: usize,
     served: Vec<Served>,
     failures: Vec<Failed>,
 }
+
+/// The number of blocks a [`VerifiedRead`] fetches ahead by default.
+pub const DEFAULT_READ_WINDOW: usize = 8;
 
 impl VerifiedRead {
     /// A read of the whole file under `root`.
@@ -116,9 +125,33 @@ impl VerifiedRead {
             end: None,
             file_len: None,
             done: false,
+            window: DEFAULT_READ_WINDOW,
+            spread: 1,
             served: Vec::new(),
             failures: Vec::new(),
         }
+    }
+
+    /// Fetches up to `blocks` blocks at a time (at least 1; default
+    /// [`DEFAULT_READ_WINDOW`]), in file order. Blocks are still used and written strictly
+    /// in order, so at most `blocks` blocks are held in memory; a wider window hides each
+    /// request's round trip.
+    #[must_use]
+    pub fn window(mut self, blocks: usize) -> Self {
+        self.window = blocks.max(1);
+        self
+    }
+
+    /// Spreads the requests over the first `stores` reachable stores, which take turns
+    /// being asked first (default 1: every block is asked of the first reachable store
+    /// first). Failover is unchanged: a block one store cannot serve is asked of every
+    /// other store, in order.
+    ///
+    /// With a window of several blocks, spreading reads from several nodes at once.
+    #[must_use]
+    pub fn spread(mut self, stores: usize) -> Self {
+        self.spread = stores.max(1);
+        self
     }
 
     /// The root of the file read.
@@ -181,26 +214,93 @@ impl VerifiedRead {
     }
 }
 
+/// A node of the file still to be read: its CID, the file offset of its first byte, the
+/// size its parent gives it (`None` for the root) and a number unique within the run.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    cid: Cid,
+    offset: u64,
+    expected: Option<u64>,
+    id: u64,
+}
+
+/// A block fetched (with the index of the store that served it), or why not.
+type Outcome = Result<(Block, usize), Error>;
+
+/// What one fetch brings back: the node's id, the outcome and every failed request.
+type Fetched = (u64, Outcome, Vec<Failed>);
+
 pub(crate) async fn read_with<S: Transport>(
     read: &mut VerifiedRead,
     stores: &[S],
     out: &mut (dyn AsyncWrite + Send + Unpin),
 ) -> Result<u64, Error> {
+    let window = read.window;
+    let spread = read.spread;
     let mut demoted = vec![false; stores.len()];
-    let mut stack: Vec<(Cid, u64, Option<u64>)> = vec![(read.root, 0, None)];
+    let mut next_id = 1u64;
+    // The nodes still to read, the next one last (a depth-first walk in file order).
+    let mut stack = vec![Pending {
+        cid: read.root,
+        offset: 0,
+        expected: None,
+        id: 0,
+    }];
+    // Fetched blocks waiting for their turn, and the fetches under way: together at most
+    // `window` blocks.
+    let mut ready: HashMap<u64, Outcome> = HashMap::new();
+    let mut in_flight: HashSet<u64> = HashSet::new();
+    let mut fetches = FuturesUnordered::new();
     while !read.done {
-        let Some((cid, node_off, expected)) = stack.pop() else {
+        let Some(&next) = stack.last() else {
             read.done = true;
             break;
         };
-        let block = fetch(read, stores, &mut demoted, &cid).await?;
+        for pending in stack.iter().rev() {
+            if ready.len() + in_flight.len() >= window {
+                break;
+            }
+            if ready.contains_key(&pending.id) || in_flight.contains(&pending.id) {
+                continue;
+            }
+            in_flight.insert(pending.id);
+            let order = store_order(&demoted, spread, pending.id);
+            fetches.push(fetch(stores, order, pending.cid, pending.id));
+        }
+        let Some(outcome) = ready.remove(&next.id) else {
+            let Some((id, outcome, failed)) = fetches.next().await else {
+                // Unreachable: the next node is always ready or in flight.
+                return Err(Error::malformed("verified read", "no block in flight"));
+            };
+            in_flight.remove(&id);
+            for f in failed {
+                if f.kind == FailureKind::Unavailable
+                    && let Some(flag) = demoted.get_mut(f.store)
+                {
+                    *flag = true;
+                }
+                read.failures.push(f);
+            }
+            ready.insert(id, outcome);
+            continue;
+        };
+        // A later block's failure surfaces only when that block's turn comes, so every
+        // byte before it is written first.
+        let (block, store) = outcome?;
+        stack.pop();
+        read.served.push(Served {
+            cid: next.cid,
+            store,
+            len: block.len() as u64,
+        });
         let node = FileNode::decode(&block)?;
-        let end = match expected {
+        let end = match next.expected {
             Some(size) if size != node.file_size() => {
                 return Err(Error::malformed(
                     "UnixFS file",
                     format!(
-                        "{cid} holds {} bytes but its parent says {size}",
+                        "{} holds {} bytes but its parent says {size}",
+                        next.cid,
                         node.file_size()
                     ),
                 ));
@@ -209,22 +309,28 @@ pub(crate) async fn read_with<S: Transport>(
             None => resolve_range(read, node.file_size())?,
         };
         let data = node.data();
-        let data_end = node_off.saturating_add(data.len() as u64);
-        if data_end > read.position && node_off < end {
-            let from = read.position.max(node_off) - node_off;
-            let to = end.min(data_end) - node_off;
+        let data_end = next.offset.saturating_add(data.len() as u64);
+        if data_end > read.position && next.offset < end {
+            let from = read.position.max(next.offset) - next.offset;
+            let to = end.min(data_end) - next.offset;
             let slice = data.get(from as usize..to as usize).unwrap_or_default();
             out.write_all(slice)
                 .await
                 .map_err(|e| Error::io("writing the file read", e))?;
-            read.position = node_off + to;
+            read.position = next.offset + to;
         }
         let mut child_off = data_end;
         let mut wanted = Vec::new();
         for child in node.children() {
             let child_end = child_off.saturating_add(child.file_size());
             if child_end > read.position && child_off < end {
-                wanted.push((*child.cid(), child_off, Some(child.file_size())));
+                wanted.push(Pending {
+                    cid: *child.cid(),
+                    offset: child_off,
+                    expected: Some(child.file_size()),
+                    id: next_id,
+                });
+                next_id += 1;
             }
             child_off = child_end;
         }
@@ -234,6 +340,67 @@ pub(crate) async fn read_with<S: Transport>(
         .await
         .map_err(|e| Error::io("writing the file read", e))?;
     Ok(read.written())
+}
+
+/// The order in which to ask the stores for node `id`: reachable stores before ones found
+/// unreachable in this run, each group in the caller's order, with the first `spread`
+/// reachable stores taking turns at the front.
+fn store_order(demoted: &[bool], spread: usize, id: u64) -> Vec<usize> {
+    let (mut order, down): (Vec<usize>, Vec<usize>) =
+        (0..demoted.len()).partition(|&i| !demoted.get(i).copied().unwrap_or(false));
+    let turns = spread.min(order.len());
+    if let Some(front) = order.get_mut(..turns)
+        && turns > 1
+    {
+        front.rotate_left((id % turns as u64) as usize);
+    }
+    order.extend(down);
+    order
+}
+
+/// Gets one verified block, asking the stores in `order` until one serves it.
+async fn fetch<S: Transport>(stores: &[S], order: Vec<usize>, cid: Cid, id: u64) -> Fetched {
+    let mut errors: Vec<(usize, Error)> = Vec::new();
+    let mut failed = Vec::new();
+    for index in order {
+        let Some(store) = stores.get(index) else {
+            continue;
+        };
+        let result = match store.get(&cid).await {
+            Ok(bytes) => Block::new(cid, bytes),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(block) => return (id, Ok((block, index)), failed),
+            Err(error) => {
+                let kind = match &error {
+                    Error::NotFound(_) => FailureKind::NotFound,
+                    Error::Unavailable(_) => FailureKind::Unavailable,
+                    Error::Integrity { .. } => FailureKind::Integrity,
+                    _ => FailureKind::Other,
+                };
+                failed.push(Failed {
+                    cid,
+                    store: index,
+                    kind,
+                    message: error.to_string(),
+                });
+                errors.push((index, error));
+            }
+        }
+    }
+    errors.sort_by_key(|(index, _)| *index);
+    let error = if stores.len() == 1
+        && let Some((_, error)) = errors.pop()
+    {
+        error
+    } else {
+        Error::Exhausted {
+            cid,
+            failures: errors.into_iter().map(|(_, e)| e).collect(),
+        }
+    };
+    (id, Err(error), failed)
 }
 
 /// Fixes the end of the read once the file's length is known.
@@ -251,67 +418,4 @@ fn resolve_range(read: &mut VerifiedRead, file_len: u64) -> Result<u64, Error> {
         })?;
     read.end = Some(end);
     Ok(end)
-}
-
-/// Gets one verified block, trying the stores in order (unreachable ones last).
-async fn fetch<S: Transport>(
-    read: &mut VerifiedRead,
-    stores: &[S],
-    demoted: &mut [bool],
-    cid: &Cid,
-) -> Result<Block, Error> {
-    let order: Vec<usize> = (0..stores.len())
-        .filter(|&i| !demoted.get(i).copied().unwrap_or(false))
-        .chain((0..stores.len()).filter(|&i| demoted.get(i).copied().unwrap_or(false)))
-        .collect();
-    let mut errors: Vec<(usize, Error)> = Vec::new();
-    for index in order {
-        let Some(store) = stores.get(index) else {
-            continue;
-        };
-        let result = match store.get(cid).await {
-            Ok(bytes) => Block::new(*cid, bytes),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(block) => {
-                read.served.push(Served {
-                    cid: *cid,
-                    store: index,
-                    len: block.len() as u64,
-                });
-                return Ok(block);
-            }
-            Err(error) => {
-                let kind = match &error {
-                    Error::NotFound(_) => FailureKind::NotFound,
-                    Error::Unavailable(_) => FailureKind::Unavailable,
-                    Error::Integrity { .. } => FailureKind::Integrity,
-                    _ => FailureKind::Other,
-                };
-                if kind == FailureKind::Unavailable
-                    && let Some(flag) = demoted.get_mut(index)
-                {
-                    *flag = true;
-                }
-                read.failures.push(Failed {
-                    cid: *cid,
-                    store: index,
-                    kind,
-                    message: error.to_string(),
-                });
-                errors.push((index, error));
-            }
-        }
-    }
-    errors.sort_by_key(|(index, _)| *index);
-    if stores.len() == 1
-        && let Some((_, error)) = errors.pop()
-    {
-        return Err(error);
-    }
-    Err(Error::Exhausted {
-        cid: *cid,
-        failures: errors.into_iter().map(|(_, e)| e).collect(),
-    })
 }

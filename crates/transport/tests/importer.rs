@@ -31,6 +31,8 @@ proptest! {
         chunk in 1u64..300,
         v0 in any::<bool>(),
         range in (0usize..4000, 0usize..4000),
+        window in 1usize..20,
+        spread in 1usize..3,
     ) {
         let profile = if v0 { Profile::V0 } else { Profile::V1RawLeaves };
         let data = pattern(len, len as u64 ^ chunk);
@@ -49,8 +51,11 @@ proptest! {
                 store.put(block).await.unwrap();
             }
             let mut out = Vec::new();
+            // The same store twice, so spreading has somewhere to go.
             VerifiedRead::range(file.root, offset as u64, n as u64)
-                .run(&[&store], &mut out)
+                .window(window)
+                .spread(spread)
+                .run(&[&store, &store], &mut out)
                 .await
                 .unwrap();
             out

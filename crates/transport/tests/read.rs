@@ -36,7 +36,8 @@ async fn a_store_dying_mid_read_fails_over_with_exact_output() {
     // Serves the root and four leaves, then dies.
     let dying = FaultyStore::new(good.clone(), Faults::new().dead_after(5));
     let stores: Vec<Box<dyn Transport>> = vec![Box::new(dying), Box::new(good.clone())];
-    let mut read = VerifiedRead::new(root);
+    // One block at a time: the accounting is exact.
+    let mut read = VerifiedRead::new(root).window(1);
     let mut out = Vec::new();
     read.run(&stores, &mut out).await.unwrap();
     assert_eq!(out, data);
@@ -46,6 +47,101 @@ async fn a_store_dying_mid_read_fails_over_with_exact_output() {
     // The dead store was asked once more, then demoted for the rest of the run.
     assert_eq!(read.failures().len(), 1);
     assert_eq!(read.failures()[0].kind, FailureKind::Unavailable);
+}
+
+#[tokio::test]
+async fn a_store_dying_under_a_wide_window_fails_over_with_exact_output() {
+    let data = pattern(40 * C + 5, 11);
+    let (good, root) = store_with(&data).await;
+    for window in [2, 8, 64] {
+        let dying = FaultyStore::new(good.clone(), Faults::new().dead_after(5));
+        let stores: Vec<Box<dyn Transport>> = vec![Box::new(dying), Box::new(good.clone())];
+        let mut read = VerifiedRead::new(root).window(window);
+        let mut out = Vec::new();
+        read.run(&stores, &mut out).await.unwrap();
+        assert_eq!(out, data, "window {window}");
+        assert_eq!(read.served().len(), 42);
+        assert_eq!(read.served().iter().filter(|s| s.store == 0).count(), 5);
+        // Only the requests already under way when it died failed; later ones went
+        // straight to the second store.
+        assert!(!read.failures().is_empty());
+        assert!(read.failures().len() <= window, "window {window}");
+        assert!(
+            read.failures()
+                .iter()
+                .all(|f| f.store == 0 && f.kind == FailureKind::Unavailable)
+        );
+        // Served is in file order: the root, then every leaf in turn.
+        let blocks = import_bytes(&data, &params()).blocks;
+        let served: Vec<Cid> = read.served().iter().map(|s| s.cid).collect();
+        assert_eq!(served[0], root);
+        let leaves: Vec<Cid> = blocks[..40].iter().map(|b| *b.cid()).collect();
+        assert_eq!(served[1..41], leaves[..]);
+    }
+}
+
+#[tokio::test]
+async fn spreading_takes_turns_across_stores_and_keeps_failover() {
+    let data = pattern(30 * C + 7, 12);
+    let (a, root) = store_with(&data).await;
+    let (b, _) = store_with(&data).await;
+    let (c, _) = store_with(&data).await;
+    let stores: Vec<Arc<dyn Transport>> = vec![a.clone(), b.clone(), c.clone()];
+    let mut read = VerifiedRead::new(root).window(6).spread(3);
+    let mut out = Vec::new();
+    read.run(&stores, &mut out).await.unwrap();
+    assert_eq!(out, data);
+    for store in 0..3 {
+        let n = read.served().iter().filter(|s| s.store == store).count();
+        assert!(n >= 9, "store {store} served {n} of 32 blocks");
+    }
+    // Spreading over two of three: the third is only a fallback.
+    let mut read = VerifiedRead::new(root).window(6).spread(2);
+    let mut out = Vec::new();
+    read.run(&stores, &mut out).await.unwrap();
+    assert_eq!(out, data);
+    assert!(read.served().iter().all(|s| s.store < 2));
+    // A liar among the spread stores is caught on every block it serves, and the block is
+    // asked of the others.
+    let liar = FaultyStore::new(b.clone(), Faults::new().corrupt_every(1));
+    let stores: Vec<Box<dyn Transport>> = vec![Box::new(a.clone()), Box::new(liar), Box::new(c)];
+    let mut read = VerifiedRead::new(root).window(6).spread(3);
+    let mut out = Vec::new();
+    read.run(&stores, &mut out).await.unwrap();
+    assert_eq!(out, data);
+    assert!(read.served().iter().all(|s| s.store != 1));
+    assert!(
+        read.failures()
+            .iter()
+            .all(|f| f.store == 1 && f.kind == FailureKind::Integrity)
+    );
+    assert!(read.failures().len() >= 9);
+}
+
+#[tokio::test]
+async fn a_later_blocks_failure_surfaces_after_every_byte_before_it() {
+    let data = pattern(12 * C, 13);
+    let file = import_bytes(&data, &params());
+    let root = file.root;
+    // The store lacks the ninth leaf; a window of 8 asks for it early.
+    let missing = *file.blocks[8].cid();
+    let partial = MemoryStore::new();
+    for block in &file.blocks {
+        if *block.cid() != missing {
+            partial.put(block).await.unwrap();
+        }
+    }
+    let mut read = VerifiedRead::new(root).window(8);
+    let mut out = Vec::new();
+    let err = read.run(&[&partial], &mut out).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err}");
+    let leaf_index = 8;
+    assert_eq!(read.position(), (leaf_index * C) as u64);
+    assert_eq!(out, data[..leaf_index * C]);
+    // And resuming with a complete store finishes the file.
+    let (good, _) = store_with(&data).await;
+    read.run(&[good.as_ref()], &mut out).await.unwrap();
+    assert_eq!(out, data);
 }
 
 #[tokio::test]

@@ -110,6 +110,17 @@ enum Command {
         /// Read only the bytes [OFFSET, OFFSET+LEN).
         #[arg(long, value_name = "OFFSET:LEN")]
         range: Option<String>,
+        /// Blocks fetched ahead at a time; written in order, so at most this many are
+        /// held in memory.
+        #[arg(long, value_name = "BLOCKS", default_value_t = 8,
+              value_parser = clap::value_parser!(u16).range(1..=1024))]
+        window: u16,
+        /// Spread the requests over the first N stores, which take turns being asked
+        /// first (default 1: the first store is asked first for every block). Failover
+        /// still tries every store.
+        #[arg(long, value_name = "N", default_value_t = 1,
+              value_parser = clap::value_parser!(u16).range(1..=64))]
+        spread: u16,
         /// The file's root CID.
         root_cid: String,
         /// The file to write.
@@ -291,6 +302,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Get {
             stores,
             range,
+            window,
+            spread,
             root_cid,
             output,
         } => {
@@ -298,7 +311,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .as_deref()
                 .map(dataseal_examples::parse_range)
                 .transpose()?;
-            let report = t::get_cmd(&stores, range, &root_cid, &output)?;
+            let report = t::get_cmd(
+                &stores,
+                range,
+                (usize::from(window), usize::from(spread)),
+                &root_cid,
+                &output,
+            )?;
             let served: Vec<String> = report
                 .stores
                 .iter()
