@@ -264,7 +264,8 @@ async fn a_node_stopped_mid_read_fails_over() {
         gets: AtomicU64::new(0),
     };
     let stores: Vec<Box<dyn Transport + '_>> = vec![Box::new(dying), Box::new(backup)];
-    let mut read = VerifiedRead::new(root);
+    // One block at a time, so the count of blocks each node served is exact.
+    let mut read = VerifiedRead::new(root).window(1);
     let mut out = Vec::new();
     read.run(&stores, &mut out).await.unwrap();
     assert!(out == data, "failover output differs");
@@ -297,7 +298,8 @@ async fn corrupted_answers_are_caught_on_the_first_bad_block() {
     let (proxy, calls) = server::corrupting_proxy(node.api(), 3).await;
     let liar = client(&proxy);
     let mut out = Vec::new();
-    let mut read = VerifiedRead::new(root);
+    // One block at a time, so "the third answer" is the second leaf.
+    let mut read = VerifiedRead::new(root).window(1);
     let err = read.run(&[&liar], &mut out).await.unwrap_err();
     assert!(err.is_integrity(), "{err}");
     match err {
@@ -326,4 +328,42 @@ async fn corrupted_answers_are_caught_on_the_first_bad_block() {
             .all(|f| f.store == 0 && f.kind == FailureKind::Integrity)
     );
     assert!(read.served().iter().all(|s| s.store == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_spread_over_two_nodes_uses_both_and_catches_a_liar() {
+    let Some(shared) = harness::shared() else {
+        return;
+    };
+    let params = params(Profile::V1RawLeaves, 16 * 1024);
+    let data = conformance::pattern(40 * 16 * 1024 + 3, 21);
+    let honest = client(shared.api());
+    let root = honest.add_file(&mut &data[..], &params).await.unwrap();
+    let (proxy, _) = server::corrupting_proxy(shared.api(), 1).await;
+
+    // Two views of the same node: both serve, in turns.
+    let stores: Vec<Client> = vec![client(shared.api()), client(shared.api())];
+    let mut read = VerifiedRead::new(root).window(8).spread(2);
+    let mut out = Vec::new();
+    read.run(&stores, &mut out).await.unwrap();
+    assert!(out == data);
+    let served_by =
+        |read: &VerifiedRead, store| read.served().iter().filter(|s| s.store == store).count();
+    assert_eq!(served_by(&read, 0) + served_by(&read, 1), 42);
+    assert!(served_by(&read, 0) >= 20 && served_by(&read, 1) >= 20);
+
+    // A liar in the spread: every block it was asked first for is asked again of the
+    // honest node, and nothing it sent reaches the output.
+    let stores: Vec<Client> = vec![client(&proxy), client(shared.api())];
+    let mut read = VerifiedRead::new(root).window(8).spread(2);
+    let mut out = Vec::new();
+    read.run(&stores, &mut out).await.unwrap();
+    assert!(out == data);
+    assert_eq!(served_by(&read, 1), 42);
+    assert!(read.failures().len() >= 20);
+    assert!(
+        read.failures()
+            .iter()
+            .all(|f| f.store == 0 && f.kind == FailureKind::Integrity)
+    );
 }

@@ -49,6 +49,12 @@ impl Block {
         }
     }
 
+    /// Pairs bytes already checked against `cid` by the caller (a store that verified
+    /// them on the way in), without hashing them again.
+    pub(crate) fn checked(cid: Cid, data: Bytes) -> Self {
+        Self { cid, data }
+    }
+
     /// A raw block (CIDv1, codec 0x55): how every ciphertext chunk is addressed.
     #[must_use]
     pub fn raw(data: impl Into<Bytes>) -> Self {

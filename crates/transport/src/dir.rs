@@ -252,6 +252,14 @@ impl Transport for DirStore {
         blocking(move || read_verified(&path, &cid)).await
     }
 
+    /// Reads and checks the block once (a corrupt file is quarantined, as by `get`).
+    async fn get_block(&self, cid: &Cid) -> Result<Block, Error> {
+        let path = self.inner.block_path(cid);
+        let cid = *cid;
+        let data = blocking(move || read_verified(&path, &cid)).await?;
+        Ok(Block::checked(cid, data))
+    }
+
     async fn has(&self, cid: &Cid) -> Result<bool, Error> {
         let path = self.inner.block_path(cid);
         blocking(move || match fs::metadata(&path) {

@@ -366,8 +366,11 @@ async fn fetch<S: Transport>(stores: &[S], order: Vec<usize>, cid: Cid, id: u64)
         let Some(store) = stores.get(index) else {
             continue;
         };
-        let result = match store.get(&cid).await {
-            Ok(bytes) => Block::new(cid, bytes),
+        // A `Block` can only be made by hashing or checking its bytes, so one that
+        // names the CID asked for holds exactly those bytes, whatever the store.
+        let result = match store.get_block(&cid).await {
+            Ok(block) if *block.cid() == cid => Ok(block),
+            Ok(_) => Err(Error::Integrity { cid }),
             Err(e) => Err(e),
         };
         match result {

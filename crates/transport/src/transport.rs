@@ -84,6 +84,12 @@ pub trait Transport: Send + Sync + fmt::Debug {
 
     /// Gets a block and checks it against its CID.
     ///
+    /// The default hashes what [`Transport::get`] returns; a store that already checks
+    /// its copies on the way out overrides this to hash once. A [`Block`] can only be
+    /// made from checked bytes, so every implementation returns verified data; the
+    /// [`VerifiedRead`](crate::VerifiedRead) reader also checks that it is the block
+    /// asked for.
+    ///
     /// # Errors
     ///
     /// As [`Transport::get`], plus [`Error::Integrity`] if the bytes do not hash to
