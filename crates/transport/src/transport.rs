@@ -4,6 +4,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use dataseal_base::Cid;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use crate::car::{CarReader, CarSummary, CarWriter};
@@ -164,16 +166,40 @@ pub trait Transport: Send + Sync + fmt::Debug {
     ) -> Result<Cid, Error> {
         let mut builder = FileBuilder::new(params.profile());
         let mut chunk = vec![0u8; params.chunk_size()];
+        // Up to ADD_WINDOW leaves are stored at once (a store's writes and flushes, or a
+        // node's round trips, overlap); a parent is stored only once every block stored
+        // before it is, so no node lands before the data under it.
+        let mut in_flight = FuturesUnordered::new();
         loop {
             let filled = fill(file, &mut chunk).await?;
             if filled == 0 {
                 break;
             }
-            let done = builder.push_chunk(chunk.get(..filled).unwrap_or_default())?;
-            put_missing(self, &done).await?;
+            // The chunk's leaf first, then any parent it completed.
+            let mut blocks = builder
+                .push_chunk(chunk.get(..filled).unwrap_or_default())?
+                .into_iter();
+            if let Some(leaf) = blocks.next() {
+                while in_flight.len() >= ADD_WINDOW {
+                    if let Some(result) = in_flight.next().await {
+                        result?;
+                    }
+                }
+                in_flight.push(put_if_missing(self, leaf));
+            }
+            let parents: Vec<Block> = blocks.collect();
+            if !parents.is_empty() {
+                while let Some(result) = in_flight.next().await {
+                    result?;
+                }
+                put_missing(self, &parents).await?;
+            }
             if filled < chunk.len() {
                 break;
             }
+        }
+        while let Some(result) = in_flight.next().await {
+            result?;
         }
         let (root, tail) = builder.finish();
         put_missing(self, &tail).await?;
@@ -194,6 +220,17 @@ pub trait Transport: Send + Sync + fmt::Debug {
         let mut read = VerifiedRead::new(*root);
         read_with(&mut read, &[self], out).await
     }
+}
+
+/// How many blocks [`Transport::add`] stores at once.
+const ADD_WINDOW: usize = 8;
+
+/// Puts a block unless the store has it.
+async fn put_if_missing<T: Transport + ?Sized>(store: &T, block: Block) -> Result<(), Error> {
+    if !store.has(block.cid()).await? {
+        store.put(&block).await?;
+    }
+    Ok(())
 }
 
 /// Puts each block the store lacks.

@@ -391,3 +391,72 @@ async fn futures_results<T: Transport>(store: &T, block: &Block, n: usize) -> Ve
     }
     out
 }
+
+/// A memory store that records the order of the blocks put into it.
+#[derive(Debug, Default)]
+struct Recording {
+    inner: MemoryStore,
+    order: std::sync::Mutex<Vec<Cid>>,
+}
+
+#[async_trait::async_trait]
+impl Transport for Recording {
+    async fn put(&self, block: &Block) -> Result<(), Error> {
+        // Yield first, so the stores overlap and their order is not the call order.
+        tokio::task::yield_now().await;
+        self.inner.put(block).await?;
+        self.order.lock().unwrap().push(*block.cid());
+        Ok(())
+    }
+    async fn get(&self, cid: &Cid) -> Result<bytes::Bytes, Error> {
+        self.inner.get(cid).await
+    }
+    async fn has(&self, cid: &Cid) -> Result<bool, Error> {
+        self.inner.has(cid).await
+    }
+    async fn stat(&self, cid: &Cid) -> Result<dataseal_transport::BlockStat, Error> {
+        self.inner.stat(cid).await
+    }
+    async fn pin(&self, root: &Cid) -> Result<(), Error> {
+        self.inner.pin(root).await
+    }
+    async fn unpin(&self, root: &Cid) -> Result<bool, Error> {
+        self.inner.unpin(root).await
+    }
+    async fn pins(&self) -> Result<Vec<Cid>, Error> {
+        self.inner.pins().await
+    }
+}
+
+#[tokio::test]
+async fn add_stores_every_parent_after_the_blocks_under_it() {
+    // Three levels at 4-byte chunks: 174² + 1 leaves.
+    let params = ImportParams::new(Profile::V1RawLeaves, 4).unwrap();
+    let data = pattern(4 * (174 * 174 + 1), 14);
+    let store = Recording::default();
+    let root = store.add(&mut &data[..], &params).await.unwrap();
+    let order = store.order.lock().unwrap().clone();
+    let file = import_bytes(&data, &params);
+    assert_eq!(root, file.root);
+    assert_eq!(order.last(), Some(&root));
+    // Where each block was first stored (a chunk repeated in the file is one block).
+    let mut position = std::collections::HashMap::new();
+    for (i, c) in order.iter().enumerate() {
+        position.entry(*c).or_insert(i);
+    }
+    let mut parents = 0;
+    for block in &file.blocks {
+        let node = dataseal_transport::FileNode::decode(block).unwrap();
+        for child in node.children() {
+            assert!(position[child.cid()] < position[block.cid()]);
+        }
+        parents += usize::from(!node.children().is_empty());
+    }
+    assert_eq!(parents, 175 + 2 + 1);
+    let mut out = Vec::new();
+    VerifiedRead::new(root)
+        .run(&[&store], &mut out)
+        .await
+        .unwrap();
+    assert!(out == data);
+}
