@@ -32,7 +32,9 @@ pub const EXIT_UNAVAILABLE: u8 = 5;
 #[must_use]
 pub fn exit_code(err: &Error) -> u8 {
     match err {
-        Error::Integrity { .. } | Error::Incomplete { .. } => EXIT_VERIFY,
+        Error::Integrity { .. } | Error::CidMismatch { .. } | Error::Incomplete { .. } => {
+            EXIT_VERIFY
+        }
         Error::Exhausted { .. } if err.is_integrity() => EXIT_VERIFY,
         Error::NotFound(_) | Error::Unavailable(_) | Error::Exhausted { .. } => EXIT_UNAVAILABLE,
         // Malformed input, a block or range out of bounds, a local I/O error; and, as

@@ -172,8 +172,8 @@ impl Error {
 /// unreachable, timeout and HTTP errors, and answers that do not parse (malformed, bad
 /// CIDs), become `Unavailable`: the node could not serve, and a multi-store reader moves
 /// on to the next store. `NotFound`, `Incomplete`, `Integrity`, `BlockTooLarge` and `Io`
-/// keep their meaning; a CID mismatch becomes `Integrity` naming the CID computed locally
-/// (the data is not what that CID names); an invalid address and unsupported requests
+/// keep their meaning, and so does `CidMismatch` (both CIDs kept; an integrity failure);
+/// an invalid address and unsupported requests
 /// become `Malformed` (the request was wrong, not the node). The message always keeps the
 /// whole story.
 impl From<Error> for dataseal_transport::Error {
@@ -188,7 +188,7 @@ impl From<Error> for dataseal_transport::Error {
             Error::NotFound(cid) => T::NotFound(cid),
             Error::Incomplete { missing } => T::Incomplete { missing },
             Error::Integrity { cid } => T::Integrity { cid },
-            Error::CidMismatch { expected, .. } => T::Integrity { cid: *expected },
+            Error::CidMismatch { expected, got } => T::CidMismatch { expected, got },
             Error::BlockTooLarge { len, limit } => T::BlockTooLarge { len, limit },
             Error::Io { context, source } => T::Io { context, source },
             Error::Transport(inner) => *inner,

@@ -25,6 +25,15 @@ pub enum Error {
         /// The CID asked for.
         cid: Cid,
     },
+    /// A store returned a different block, or computed a different CID, from the one
+    /// expected: a node that ignored a parameter, chunks differently, or lies.
+    #[error("CID mismatch: expected {expected}, the store gave {got}")]
+    CidMismatch {
+        /// The CID asked for, or computed locally.
+        expected: Box<Cid>,
+        /// The CID the store answered with.
+        got: Box<Cid>,
+    },
     /// Input that does not parse: a CAR file, a dag-pb node, a UnixFS header, a CID, or a
     /// DAG whose sizes do not add up. The message says what and where.
     #[error("malformed {what}: {detail}")]
@@ -94,12 +103,12 @@ impl Error {
     }
 
     /// Whether the data itself was found to be wrong: a block that does not hash to its
-    /// CID, or (for [`Error::Exhausted`]) every store answering with such a block. Callers
+    /// CID, a CID other than the one expected, or (for [`Error::Exhausted`]) every store answering with such a block. Callers
     /// map this to "verification failed" rather than "unavailable".
     #[must_use]
     pub fn is_integrity(&self) -> bool {
         match self {
-            Self::Integrity { .. } => true,
+            Self::Integrity { .. } | Self::CidMismatch { .. } => true,
             Self::Exhausted { failures, .. } => {
                 !failures.is_empty() && failures.iter().all(Self::is_integrity)
             }

@@ -370,7 +370,10 @@ async fn fetch<S: Transport>(stores: &[S], order: Vec<usize>, cid: Cid, id: u64)
         // names the CID asked for holds exactly those bytes, whatever the store.
         let result = match store.get_block(&cid).await {
             Ok(block) if *block.cid() == cid => Ok(block),
-            Ok(_) => Err(Error::Integrity { cid }),
+            Ok(other) => Err(Error::CidMismatch {
+                expected: Box::new(cid),
+                got: Box::new(*other.cid()),
+            }),
             Err(e) => Err(e),
         };
         match result {
@@ -379,7 +382,7 @@ async fn fetch<S: Transport>(stores: &[S], order: Vec<usize>, cid: Cid, id: u64)
                 let kind = match &error {
                     Error::NotFound(_) => FailureKind::NotFound,
                     Error::Unavailable(_) => FailureKind::Unavailable,
-                    Error::Integrity { .. } => FailureKind::Integrity,
+                    Error::Integrity { .. } | Error::CidMismatch { .. } => FailureKind::Integrity,
                     _ => FailureKind::Other,
                 };
                 failed.push(Failed {

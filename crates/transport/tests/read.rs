@@ -460,3 +460,69 @@ async fn add_stores_every_parent_after_the_blocks_under_it() {
         .unwrap();
     assert!(out == data);
 }
+
+/// A store whose `get_block` answers with a genuine block, but not the one asked for.
+#[derive(Debug, Default)]
+struct Swapping {
+    inner: MemoryStore,
+}
+
+#[async_trait::async_trait]
+impl Transport for Swapping {
+    async fn put(&self, block: &Block) -> Result<(), Error> {
+        self.inner.put(block).await
+    }
+    async fn get(&self, cid: &Cid) -> Result<bytes::Bytes, Error> {
+        self.inner.get(cid).await
+    }
+    async fn get_block(&self, _cid: &Cid) -> Result<Block, Error> {
+        Ok(Block::raw(&b"a block nobody asked for"[..]))
+    }
+    async fn has(&self, cid: &Cid) -> Result<bool, Error> {
+        self.inner.has(cid).await
+    }
+    async fn stat(&self, cid: &Cid) -> Result<dataseal_transport::BlockStat, Error> {
+        self.inner.stat(cid).await
+    }
+    async fn pin(&self, root: &Cid) -> Result<(), Error> {
+        self.inner.pin(root).await
+    }
+    async fn unpin(&self, root: &Cid) -> Result<bool, Error> {
+        self.inner.unpin(root).await
+    }
+    async fn pins(&self) -> Result<Vec<Cid>, Error> {
+        self.inner.pins().await
+    }
+}
+
+#[tokio::test]
+async fn a_genuine_block_under_the_wrong_cid_is_refused() {
+    let data = pattern(5 * C + 1, 15);
+    let (good, root) = store_with(&data).await;
+    let swapping = Swapping::default();
+    let mut out = Vec::new();
+    let err = VerifiedRead::new(root)
+        .run(&[&swapping], &mut out)
+        .await
+        .unwrap_err();
+    match &err {
+        Error::CidMismatch { expected, got } => {
+            assert_eq!(**expected, root);
+            assert_eq!(**got, *Block::raw(&b"a block nobody asked for"[..]).cid());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.is_integrity());
+    assert!(out.is_empty());
+    // Behind it, an honest store serves every block; every refusal is on record.
+    let stores: Vec<&dyn Transport> = vec![&swapping, good.as_ref()];
+    let mut read = VerifiedRead::new(root);
+    read.run(&stores, &mut out).await.unwrap();
+    assert_eq!(out, data);
+    assert_eq!(read.failures().len(), 7);
+    assert!(
+        read.failures()
+            .iter()
+            .all(|f| f.store == 0 && f.kind == FailureKind::Integrity)
+    );
+}
