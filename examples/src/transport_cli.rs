@@ -7,13 +7,13 @@
 //! both reached with `dataseal-btfs`.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use dataseal_base::Cid;
-use dataseal_btfs::{Capabilities, Client};
+use dataseal_btfs::{Capabilities, CatSummary, Client};
 use dataseal_transport::{
     DirStore, Error, FileBuilder, ImportParams, Profile, Transport, VerifiedRead, raw_leaves_root,
 };
@@ -496,9 +496,8 @@ pub struct GetReport {
 }
 
 /// `dataseal get --store SPEC [--store SPEC …] [--range OFFSET:LEN] ROOT_CID OUTPUT`:
-/// reads with every block verified, trying the stores in order per block. `window` and
-/// `spread` are [`VerifiedRead::window`] and [`VerifiedRead::spread`] (`--window` and
-/// `--spread`).
+/// reads with every block verified, trying the stores in order per block; see
+/// [`GetOptions`] (`--window`, `--spread`, `--blockwise`).
 ///
 /// # Errors
 ///
@@ -507,7 +506,7 @@ pub struct GetReport {
 pub fn get_cmd(
     specs: &[String],
     range: Option<(u64, u64)>,
-    (window, spread): (usize, usize),
+    options: GetOptions,
     root: &str,
     output: &Path,
 ) -> Result<GetReport, Failure> {
@@ -524,8 +523,10 @@ pub fn get_cmd(
         Some((offset, len)) => VerifiedRead::range(root, offset, len),
         None => VerifiedRead::new(root),
     }
-    .window(window)
-    .spread(spread);
+    .window(options.window)
+    .spread(options.spread);
+    let mut streamed: Option<CatSummary> = None;
+    let mut stream_failed = false;
     let result = {
         let mut writer = Blocking(out.file());
         runtime()?.block_on(async {
@@ -533,6 +534,31 @@ pub fn get_cmd(
                 // A node that does not answer keeps its default capabilities: the read
                 // then records it as unavailable and moves on to the next store.
                 let _ = store.detect().await;
+            }
+            // A whole raw-leaf file from a node: one streamed `cat`, checked leaf by leaf.
+            // On any failure, start again block by block over every store.
+            if options.stream
+                && range.is_none()
+                && options.spread == 1
+                && let Some(StoreKind::Node { client, .. }) = stores.first().map(|s| &s.kind)
+            {
+                match client.cat_checked(&root, &mut writer).await {
+                    Ok(summary) => {
+                        streamed = Some(summary);
+                        return Ok(summary.bytes);
+                    }
+                    Err(dataseal_btfs::Error::Unsupported(_)) => {}
+                    Err(_) => {
+                        stream_failed = true;
+                        let file = &mut *writer.0;
+                        file.set_len(0)
+                            .and_then(|()| file.seek(io::SeekFrom::Start(0)).map(drop))
+                            .map_err(|source| Error::Io {
+                                context: "restarting the output".to_owned(),
+                                source,
+                            })?;
+                    }
+                }
             }
             let transports: Vec<&dyn Transport> = stores.iter().map(Store::transport).collect();
             read.run(&transports, &mut writer).await
@@ -543,19 +569,50 @@ pub fn get_cmd(
     let stores = specs
         .iter()
         .enumerate()
-        .map(|(i, spec)| StoreUse {
-            store: spec.clone(),
-            blocks: read.served().iter().filter(|s| s.store == i).count(),
-            failures: read.failures().iter().filter(|f| f.store == i).count(),
+        .map(|(i, spec)| {
+            let mut blocks = read.served().iter().filter(|s| s.store == i).count();
+            let mut failures = read.failures().iter().filter(|f| f.store == i).count();
+            if i == 0 {
+                blocks += streamed.map_or(0, |s| usize::try_from(s.blocks).unwrap_or(0));
+                failures += usize::from(stream_failed);
+            }
+            StoreUse {
+                store: spec.clone(),
+                blocks,
+                failures,
+            }
         })
         .collect();
     Ok(GetReport {
         root_cid: root.to_string(),
-        file_len: read.file_len().unwrap_or(0),
+        file_len: streamed.map_or(read.file_len().unwrap_or(0), |s| s.bytes),
         offset: range.map_or(0, |(offset, _)| offset),
         bytes_written: written,
         stores,
     })
+}
+
+/// How `dataseal get` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GetOptions {
+    /// Blocks fetched ahead ([`VerifiedRead::window`]).
+    pub window: usize,
+    /// Stores that take turns being asked first ([`VerifiedRead::spread`]).
+    pub spread: usize,
+    /// Whether a whole file from a node (the first store, no range, no spread) is read in
+    /// one streamed `cat`, every leaf checked ([`Client::cat_checked`]), before falling
+    /// back to block-by-block reads.
+    pub stream: bool,
+}
+
+impl Default for GetOptions {
+    fn default() -> Self {
+        Self {
+            window: dataseal_transport::DEFAULT_READ_WINDOW,
+            spread: 1,
+            stream: true,
+        }
+    }
 }
 
 /// What `dataseal car export` and `car import` report.

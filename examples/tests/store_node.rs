@@ -115,8 +115,38 @@ fn put_get_and_car_against_a_real_node() {
     // get: every block verified; with a dead node first, it fails over.
     let output = dir.path().join("out.bin");
     let o = output.to_str().unwrap();
-    assert_ok(&dataseal(&["get", "--store", &spec, &root, o]));
+    // Whole file from a node: one streamed `cat`, checked leaf by leaf (4 leaves and
+    // their parent); and the same block by block.
+    for extra in [None, Some("--blockwise")] {
+        let mut args = vec!["get", "--json", "--store", &spec];
+        args.extend(extra);
+        args.extend([root.as_str(), o]);
+        let out = dataseal(&args);
+        assert_ok(&out);
+        assert!(fs::read(&output).unwrap() == bytes);
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(json["stores"][0]["blocks"], 5, "{extra:?}");
+        assert_eq!(json["stores"][0]["failures"], 0);
+        assert_eq!(json["file_len"], bytes.len());
+        fs::remove_file(&output).unwrap();
+    }
+    // A dead node first: the streamed read fails at once and the block-by-block read
+    // takes the second store.
+    let dead_first = format!("kubo:http://127.0.0.1:{}", closed_port());
+    let out = dataseal(&[
+        "get",
+        "--json",
+        "--store",
+        &dead_first,
+        "--store",
+        &spec,
+        &root,
+        o,
+    ]);
+    assert_ok(&out);
     assert!(fs::read(&output).unwrap() == bytes);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["stores"][1]["blocks"], 5);
     fs::remove_file(&output).unwrap();
     let dead = format!("kubo:http://127.0.0.1:{}", closed_port());
     let out = dataseal(&[

@@ -3,12 +3,14 @@
 #![deny(missing_docs)]
 
 mod caps;
+mod cat;
 mod client;
 mod error;
 mod store;
 mod wire;
 
 pub use caps::{BlockPutStyle, Capabilities, MissingBlocks, NodeVersion};
+pub use cat::CatSummary;
 pub use client::{Client, ClientBuilder, USER_AGENT};
 pub use error::Error;
 

@@ -367,3 +367,61 @@ async fn a_read_spread_over_two_nodes_uses_both_and_catches_a_liar() {
             .all(|f| f.store == 0 && f.kind == FailureKind::Integrity)
     );
 }
+
+#[tokio::test]
+async fn a_streamed_cat_is_checked_leaf_by_leaf() {
+    let Some(node) = harness::shared() else {
+        return;
+    };
+    let honest = client(node.api());
+    // Two levels at 1 KiB chunks, one leaf alone, and the empty file.
+    for (len, chunk) in [(200 * 1024 + 17, 1024u64), (700, 1024), (0, 1024)] {
+        let params = params(Profile::V1RawLeaves, chunk);
+        let data = conformance::pattern(len, 31);
+        let root = honest.add_file(&mut &data[..], &params).await.unwrap();
+        let mut out = Vec::new();
+        let summary = honest.cat_checked(&root, &mut out).await.unwrap();
+        assert!(out == data, "{len} bytes");
+        assert_eq!(summary.bytes, len as u64);
+        assert_eq!(
+            summary.blocks,
+            import_bytes(&data, &params).blocks.len() as u64
+        );
+    }
+
+    // A flipped bit in the stream: the leaf holding it is named, and every byte before
+    // that leaf, and none after, was written.
+    let params = params(Profile::V1RawLeaves, 1024);
+    let data = conformance::pattern(20 * 1024, 32);
+    let root = honest.add_file(&mut &data[..], &params).await.unwrap();
+    let file = import_bytes(&data, &params);
+    let proxy = server::cat_corrupting_proxy(node.api(), 5 * 1024 + 100).await;
+    let liar = client(&proxy);
+    let mut out = Vec::new();
+    match liar.cat_checked(&root, &mut out).await {
+        Err(Error::Integrity { cid }) => assert_eq!(cid, *file.blocks[5].cid()),
+        other => panic!("{other:?}"),
+    }
+    assert!(out == data[..5 * 1024]);
+
+    // A CIDv0 file has dag-pb leaves: refused before anything is written.
+    let v0 = params_v0();
+    let root_v0 = honest.add_file(&mut &data[..], &v0).await.unwrap();
+    let mut out = Vec::new();
+    assert!(matches!(
+        honest.cat_checked(&root_v0, &mut out).await,
+        Err(Error::Unsupported(_))
+    ));
+    assert!(out.is_empty());
+
+    // A root the node lacks.
+    let absent = import_bytes(b"never added to the node", &params).root;
+    assert!(matches!(
+        honest.cat_checked(&absent, &mut Vec::new()).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+fn params_v0() -> ImportParams {
+    params(Profile::V0, 1024)
+}

@@ -121,6 +121,11 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 1,
               value_parser = clap::value_parser!(u16).range(1..=64))]
         spread: u16,
+        /// Read block by block even when the first store is a node; by default a whole
+        /// file is read from it in one streamed `cat`, every leaf checked against the DAG,
+        /// falling back to block-by-block reads over every store on any failure.
+        #[arg(long)]
+        blockwise: bool,
         /// The file's root CID.
         root_cid: String,
         /// The file to write.
@@ -304,6 +309,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             range,
             window,
             spread,
+            blockwise,
             root_cid,
             output,
         } => {
@@ -314,7 +320,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let report = t::get_cmd(
                 &stores,
                 range,
-                (usize::from(window), usize::from(spread)),
+                t::GetOptions {
+                    window: usize::from(window),
+                    spread: usize::from(spread),
+                    stream: !blockwise,
+                },
                 &root_cid,
                 &output,
             )?;

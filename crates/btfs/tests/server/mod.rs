@@ -223,3 +223,39 @@ pub(crate) async fn corrupting_proxy(upstream: &str, from: u64) -> (String, Arc<
     .await;
     (url, calls)
 }
+
+/// A proxy in front of a node that passes every request through and flips one bit of the
+/// byte at `offset` of every `cat` answer (when the answer is that long).
+pub(crate) async fn cat_corrupting_proxy(upstream: &str, offset: usize) -> String {
+    let upstream = upstream.to_owned();
+    let http = http();
+    serve(move |req: Request| {
+        let upstream = upstream.clone();
+        let http = http.clone();
+        async move {
+            let mut url = format!("{upstream}{}", req.path);
+            if !req.query.is_empty() {
+                let mut parsed = reqwest::Url::parse(&url).unwrap();
+                parsed.query_pairs_mut().extend_pairs(req.query.iter());
+                url = parsed.to_string();
+            }
+            let mut forward = http.post(url).body(req.body.clone());
+            if let Some(ct) = req.header("content-type") {
+                forward = forward.header("content-type", ct);
+            }
+            let Ok(response) = forward.send().await else {
+                return Answer::error(502, "upstream unreachable");
+            };
+            let status = response.status().as_u16();
+            let mut body = response.bytes().await.unwrap_or_default().to_vec();
+            if req.path.ends_with("/cat")
+                && status == 200
+                && let Some(byte) = body.get_mut(offset)
+            {
+                *byte ^= 0x01;
+            }
+            Answer::with(status, body)
+        }
+    })
+    .await
+}
