@@ -1,11 +1,35 @@
 //! Whole-file reads in one streamed `cat`, every leaf checked against the DAG.
 
+use std::collections::VecDeque;
+
 use dataseal_base::{Cid, codec};
 use dataseal_transport::{Block, FileNode};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::task::JoinHandle;
 
 use crate::client::{Lookup, request_error};
 use crate::{Client, Error};
+
+/// Leaves hashed ahead of the one being written, at most.
+const HASHING_AHEAD: usize = 4;
+
+/// Waits for the oldest leaf being hashed and writes it if it matched its CID.
+async fn write_checked(
+    hashing: &mut VecDeque<(Cid, JoinHandle<Option<Block>>)>,
+    out: &mut (dyn AsyncWrite + Send + Unpin),
+) -> Result<u64, Error> {
+    let Some((cid, handle)) = hashing.pop_front() else {
+        return Ok(0);
+    };
+    let block = handle
+        .await
+        .map_err(|e| Error::io("hashing a leaf", std::io::Error::other(e)))?
+        .ok_or(Error::Integrity { cid })?;
+    out.write_all(block.data())
+        .await
+        .map_err(|e| Error::io("writing the file read", e))?;
+    Ok(block.len() as u64)
+}
 
 /// What [`Client::cat_checked`] read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -69,6 +93,9 @@ impl Client {
         );
         let mut written = 0u64;
         let mut checked = nodes;
+        // Leaves being hashed on the blocking pool while the next ones arrive, in file
+        // order; each is written once its hash matches.
+        let mut hashing: VecDeque<(Cid, JoinHandle<Option<Block>>)> = VecDeque::new();
         while let Some(mut chunk) = response
             .chunk()
             .await
@@ -87,19 +114,27 @@ impl Client {
                 let take = want.min(chunk.len());
                 buf.extend_from_slice(chunk.split_to(take).as_ref());
                 if buf.len() as u64 == leaf.len {
-                    let block = Block::new(leaf.cid, std::mem::take(&mut buf))
-                        .map_err(|_| Error::Integrity { cid: leaf.cid })?;
-                    out.write_all(block.data())
-                        .await
-                        .map_err(|e| Error::io("writing the file read", e))?;
-                    written += leaf.len;
-                    checked += 1;
+                    let (cid, data) = (leaf.cid, std::mem::take(&mut buf));
+                    hashing.push_back((
+                        cid,
+                        tokio::task::spawn_blocking(move || Block::new(cid, data).ok()),
+                    ));
                     current = leaves.next();
                     if let Some(next) = &current {
                         buf.reserve(usize::try_from(next.len).unwrap_or(0));
                     }
+                    while hashing.len() > HASHING_AHEAD
+                        || hashing.front().is_some_and(|(_, h)| h.is_finished())
+                    {
+                        written += write_checked(&mut hashing, out).await?;
+                        checked += 1;
+                    }
                 }
             }
+        }
+        while !hashing.is_empty() {
+            written += write_checked(&mut hashing, out).await?;
+            checked += 1;
         }
         // Zero-length leaves need no bytes from the stream.
         while let Some(leaf) = current.take() {
