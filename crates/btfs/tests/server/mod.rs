@@ -180,44 +180,64 @@ where
     url
 }
 
+/// Sends `req` on to `upstream` and returns the node's status and body, or `None` if the
+/// node could not be reached.
+async fn pass_on(http: &reqwest::Client, upstream: &str, req: &Request) -> Option<(u16, Vec<u8>)> {
+    let mut url = format!("{upstream}{}", req.path);
+    if !req.query.is_empty() {
+        let mut parsed = reqwest::Url::parse(&url).unwrap();
+        parsed.query_pairs_mut().extend_pairs(req.query.iter());
+        url = parsed.to_string();
+    }
+    let mut forward = http.post(url).body(req.body.clone());
+    if let Some(ct) = req.header("content-type") {
+        forward = forward.header("content-type", ct);
+    }
+    let response = forward.send().await.ok()?;
+    let status = response.status().as_u16();
+    let body = response.bytes().await.unwrap_or_default().to_vec();
+    Some((status, body))
+}
+
+/// A proxy in front of a node that passes every request through and lets `alter` change
+/// each answer body, given the request path and the status.
+async fn altering_proxy<F>(upstream: &str, alter: F) -> String
+where
+    F: Fn(&str, u16, &mut Vec<u8>) + Send + Sync + 'static,
+{
+    let upstream = upstream.to_owned();
+    let http = http();
+    let alter = Arc::new(alter);
+    serve(move |req: Request| {
+        let upstream = upstream.clone();
+        let http = http.clone();
+        let alter = alter.clone();
+        async move {
+            let Some((status, mut body)) = pass_on(&http, &upstream, &req).await else {
+                return Answer::error(502, "upstream unreachable");
+            };
+            alter(&req.path, status, &mut body);
+            Answer::with(status, body)
+        }
+    })
+    .await
+}
+
 /// A proxy in front of a node that passes every request through and, from the
 /// `from`-th `block/get` answer on (counting from 1), flips one bit in each block
 /// served. Returns the proxy's address and the counter of `block/get` calls.
 pub(crate) async fn corrupting_proxy(upstream: &str, from: u64) -> (String, Arc<AtomicU64>) {
-    let upstream = upstream.to_owned();
     let calls = Arc::new(AtomicU64::new(0));
     let counter = calls.clone();
-    let http = http();
-    let url = serve(move |req: Request| {
-        let upstream = upstream.clone();
-        let http = http.clone();
-        let counter = counter.clone();
-        async move {
-            let mut url = format!("{upstream}{}", req.path);
-            if !req.query.is_empty() {
-                let mut parsed = reqwest::Url::parse(&url).unwrap();
-                parsed.query_pairs_mut().extend_pairs(req.query.iter());
-                url = parsed.to_string();
-            }
-            let mut forward = http.post(url).body(req.body.clone());
-            if let Some(ct) = req.header("content-type") {
-                forward = forward.header("content-type", ct);
-            }
-            let Ok(response) = forward.send().await else {
-                return Answer::error(502, "upstream unreachable");
-            };
-            let status = response.status().as_u16();
-            let mut body = response.bytes().await.unwrap_or_default().to_vec();
-            if req.path.ends_with("/block/get") && status == 200 {
-                let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-                if n >= from {
-                    match body.first_mut() {
-                        Some(byte) => *byte ^= 0x01,
-                        None => body.push(0),
-                    }
+    let url = altering_proxy(upstream, move |path, status, body| {
+        if path.ends_with("/block/get") && status == 200 {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            if n >= from {
+                match body.first_mut() {
+                    Some(byte) => *byte ^= 0x01,
+                    None => body.push(0),
                 }
             }
-            Answer::with(status, body)
         }
     })
     .await;
@@ -227,34 +247,12 @@ pub(crate) async fn corrupting_proxy(upstream: &str, from: u64) -> (String, Arc<
 /// A proxy in front of a node that passes every request through and flips one bit of the
 /// byte at `offset` of every `cat` answer (when the answer is that long).
 pub(crate) async fn cat_corrupting_proxy(upstream: &str, offset: usize) -> String {
-    let upstream = upstream.to_owned();
-    let http = http();
-    serve(move |req: Request| {
-        let upstream = upstream.clone();
-        let http = http.clone();
-        async move {
-            let mut url = format!("{upstream}{}", req.path);
-            if !req.query.is_empty() {
-                let mut parsed = reqwest::Url::parse(&url).unwrap();
-                parsed.query_pairs_mut().extend_pairs(req.query.iter());
-                url = parsed.to_string();
-            }
-            let mut forward = http.post(url).body(req.body.clone());
-            if let Some(ct) = req.header("content-type") {
-                forward = forward.header("content-type", ct);
-            }
-            let Ok(response) = forward.send().await else {
-                return Answer::error(502, "upstream unreachable");
-            };
-            let status = response.status().as_u16();
-            let mut body = response.bytes().await.unwrap_or_default().to_vec();
-            if req.path.ends_with("/cat")
-                && status == 200
-                && let Some(byte) = body.get_mut(offset)
-            {
-                *byte ^= 0x01;
-            }
-            Answer::with(status, body)
+    altering_proxy(upstream, move |path, status, body| {
+        if path.ends_with("/cat")
+            && status == 200
+            && let Some(byte) = body.get_mut(offset)
+        {
+            *byte ^= 0x01;
         }
     })
     .await
