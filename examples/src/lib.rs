@@ -45,12 +45,14 @@ pub fn exit_code(err: &Error) -> u8 {
         Error::Chunk { .. }
         | Error::KeyCommitment
         | Error::TrailingData { .. }
-        | Error::KeyUnwrap(_) => EXIT_VERIFY,
+        | Error::KeyUnwrap(_)
+        | Error::SealedOpen => EXIT_VERIFY,
         Error::Header(_)
         | Error::ChunkSize(_)
         | Error::Range { .. }
         | Error::TooLarge
         | Error::WrappedKeyFormat
+        | Error::SealedFormat(_)
         | Error::Age(_)
         | Error::Io(_)
         | Error::Base(_) => EXIT_USAGE,

@@ -357,3 +357,32 @@ mod tests {
         }
     }
 }
+
+/// Target `sealed_section`: the first byte picks the layer. `0`: the rest is a sealed
+/// section's body (`SealedSection::from_body`); one that parses re-encodes to exactly the
+/// same bytes. Otherwise the rest is a whole sealed section opened under a fixed
+/// key-encryption key and context; one that opens re-seals, with its own nonce, to
+/// exactly the same bytes.
+pub fn sealed_section(data: &[u8]) {
+    use dataseal_crypt::{KeyEncryptionKey, SealedSection};
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    if mode == 0 {
+        if let Ok(section) = SealedSection::from_body(rest) {
+            assert_eq!(&*section.to_body(), rest, "a parsed body re-encodes identically");
+        }
+        return;
+    }
+    let kek = KeyEncryptionKey::from_bytes([7; 32]);
+    if let Ok(section) = SealedSection::open(rest, &kek, "fuzz@1.0.0") {
+        let nonce: [u8; 24] = rest
+            .get(1..25)
+            .and_then(|n| n.try_into().ok())
+            .expect("an opened section has a nonce");
+        let again = section
+            .seal_with_nonce(&kek, "fuzz@1.0.0", &nonce)
+            .expect("re-sealing an opened section");
+        assert_eq!(again, rest, "an opened section re-seals identically");
+    }
+}

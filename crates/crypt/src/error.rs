@@ -52,6 +52,13 @@ pub enum Error {
     /// was modified.
     #[error("cannot unwrap the data key: {0}")]
     KeyUnwrap(&'static str),
+    /// A sealed section (or its body) is malformed; the message names what.
+    #[error("malformed sealed section: {0}")]
+    SealedFormat(String),
+    /// A sealed section does not open: a wrong key-encryption key, a section from another
+    /// version, or a modified one.
+    #[error("the sealed section does not open: wrong key-encryption key, another version's section, or modified")]
+    SealedOpen,
     /// Sealing or opening an age file failed.
     #[error("age: {0}")]
     Age(String),

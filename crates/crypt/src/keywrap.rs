@@ -15,7 +15,7 @@ use crate::Error;
 
 const WRAP_VERSION: u8 = 1;
 const WRAP_LABEL: &[u8] = b"dataseal-crypt v1 data key wrap";
-const WRAPPED_LEN: usize = 1 + 24 + 32 + 16;
+pub(crate) const WRAPPED_LEN: usize = 1 + 24 + 32 + 16;
 
 /// A data key wrapped under a key-encryption key: version byte `0x01`, a random 24-byte
 /// XChaCha20 nonce, the encrypted 32-byte key and a 16-byte Poly1305 tag (73 bytes),
@@ -104,6 +104,11 @@ impl WrappedKey {
             )
             .map_err(|_| Error::KeyUnwrap("authentication failed (wrong key or object id)"))?;
         Ok(DataKey::from_bytes(*key))
+    }
+
+    /// A wrapped key from its 73 raw bytes (checked when it is unwrapped).
+    pub(crate) fn from_array(bytes: [u8; WRAPPED_LEN]) -> Self {
+        Self(bytes)
     }
 
     /// The 73 raw bytes.

@@ -9,6 +9,7 @@ mod header;
 mod keywrap;
 mod primitive;
 mod schedule;
+mod sealed;
 
 pub use decrypt::{ChunkSource, Decryptor, SeekSource};
 pub use encrypt::{ChunkSink, Encryptor, WriteSink};
@@ -19,5 +20,7 @@ pub use header::{
 pub use keywrap::{
     Identity, Recipient, WrappedKey, open_kek, open_sealed, seal_kek, seal_to_recipients,
 };
+
+pub use sealed::{MAX_SEALED_LEN, SEALED_VERSION, SealedEntry, SealedSection};
 
 pub use dataseal_base::{Cid, DataKey, KeyEncryptionKey, ObjectId};
