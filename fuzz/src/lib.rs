@@ -370,7 +370,11 @@ pub fn sealed_section(data: &[u8]) {
     };
     if mode == 0 {
         if let Ok(section) = SealedSection::from_body(rest) {
-            assert_eq!(&*section.to_body(), rest, "a parsed body re-encodes identically");
+            assert_eq!(
+                &*section.to_body(),
+                rest,
+                "a parsed body re-encodes identically"
+            );
         }
         return;
     }

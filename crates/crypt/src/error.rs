@@ -57,7 +57,9 @@ pub enum Error {
     SealedFormat(String),
     /// A sealed section does not open: a wrong key-encryption key, a section from another
     /// version, or a modified one.
-    #[error("the sealed section does not open: wrong key-encryption key, another version's section, or modified")]
+    #[error(
+        "the sealed section does not open: wrong key-encryption key, another version's section, or modified"
+    )]
     SealedOpen,
     /// Sealing or opening an age file failed.
     #[error("age: {0}")]

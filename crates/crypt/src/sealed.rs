@@ -210,7 +210,8 @@ impl SealedSection {
             let what = format!("entry {i}");
             let len = take(&mut rest, 2, &what)?;
             let len = usize::from(u16::from_be_bytes(
-                len.try_into().map_err(|_| malformed(format!("truncated in {what}")))?,
+                len.try_into()
+                    .map_err(|_| malformed(format!("truncated in {what}")))?,
             ));
             let id = take(&mut rest, len, &what)?;
             let id = std::str::from_utf8(id)

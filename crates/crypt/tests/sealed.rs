@@ -64,7 +64,10 @@ fn section_of(v: &Vector) -> SealedSection {
             .map(|e| SealedEntry {
                 object_id: e.object_id.parse().unwrap(),
                 wrapped_key: e.wrapped_key.parse().unwrap(),
-                plaintext_sha256: hex::decode(&e.plaintext_sha256).unwrap().try_into().unwrap(),
+                plaintext_sha256: hex::decode(&e.plaintext_sha256)
+                    .unwrap()
+                    .try_into()
+                    .unwrap(),
             })
             .collect(),
     )
@@ -181,7 +184,10 @@ fn every_truncation_and_extension_is_refused() {
 #[test]
 fn wrong_key_and_wrong_context_are_refused() {
     let (kek, sealed, section) = sample();
-    assert_eq!(SealedSection::open(&sealed, &kek, "sealed@1.0.0").unwrap(), section);
+    assert_eq!(
+        SealedSection::open(&sealed, &kek, "sealed@1.0.0").unwrap(),
+        section
+    );
     for context in ["sealed@1.0.1", "other@1.0.0", "", "sealed@1.0.0 "] {
         assert!(matches!(
             SealedSection::open(&sealed, &kek, context),
@@ -281,9 +287,18 @@ fn generate_sealed_vectors() {
             "three objects, given out of order",
             2,
             "sealed@1.0.0",
-            vec!["sealed@1.0.0/train/b.bin", "sealed@1.0.0/labels.csv", "sealed@1.0.0/train/a.bin"],
+            vec![
+                "sealed@1.0.0/train/b.bin",
+                "sealed@1.0.0/labels.csv",
+                "sealed@1.0.0/train/a.bin",
+            ],
         ),
-        ("non-ASCII object id", 3, "données@2.1.0", vec!["données@2.1.0/été.csv"]),
+        (
+            "non-ASCII object id",
+            3,
+            "données@2.1.0",
+            vec!["données@2.1.0/été.csv"],
+        ),
     ] {
         let kek = KeyEncryptionKey::from_bytes([kek_seed; 32]);
         let entries: Vec<Entry> = ids
@@ -294,7 +309,9 @@ fn generate_sealed_vectors() {
                 let dek = DataKey::from_bytes([0x40 + i as u8; 32]);
                 Entry {
                     object_id: (*id).to_owned(),
-                    wrapped_key: WrappedKey::wrap(&kek, &object_id, &dek).unwrap().to_string(),
+                    wrapped_key: WrappedKey::wrap(&kek, &object_id, &dek)
+                        .unwrap()
+                        .to_string(),
                     plaintext_sha256: hex::encode([0x80 + i as u8; 32]),
                 }
             })
