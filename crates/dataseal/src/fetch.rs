@@ -1,0 +1,820 @@
+//! Letting an approved job read a version: resolve, verify, decide, release, fetch,
+//! decrypt.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use base64ct::Encoding;
+use dataseal_base::dsse::{Envelope, TrustPolicy};
+use dataseal_base::{Cid, ProviderId, Purpose, Region, SigningKey, Timestamp};
+use dataseal_crypt::{Decryptor, KeyEncryptionKey, ObjectHeader, SealedSection};
+use dataseal_manifest::{VerifiedManifest, manifest_cid, verify_envelope};
+use dataseal_policy::{
+    AccessRequest, Action, AuditLog, Decision, EntityStore, Grant, GrantVerifier, PolicyEngine,
+    Principal, Resource,
+};
+use dataseal_reputation::{Candidate, Event, EventKind, ObserverId, Outcome, order_for_read};
+use dataseal_transport::{FailureKind, Transport, VerifiedRead};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWrite;
+
+use crate::broker::{KeyBroker, Release};
+use crate::catalog::Catalog;
+use crate::rules::PlacementRules;
+use crate::store::{Provider, check_distinct};
+use crate::{Error, Progress, ProgressFn, runtime};
+
+/// The largest envelope read, in bytes.
+pub const MAX_ENVELOPE_LEN: u64 = 256 << 20;
+/// The DSSE payload type of a reproducibility receipt.
+pub const RECEIPT_PAYLOAD_TYPE: &str = "application/vnd.dataseal.receipt+json";
+
+/// The policies whose Deny means the version itself is blocked (exit 4), not the caller.
+const BLOCKING_POLICIES: [(&str, &str); 3] = [
+    ("state.revoked", "revoked"),
+    ("state.erased", "erased"),
+    ("state.legal-hold", "under legal hold"),
+];
+
+/// The decision point a read goes through: the policy engine, what it knows of
+/// principals and versions, the grant verifier, and the audit log every decision is
+/// appended to.
+#[derive(Debug, Clone, Copy)]
+pub struct Gate<'a> {
+    /// The engine.
+    pub engine: &'a PolicyEngine,
+    /// The entities (principals, datasets, the version's record).
+    pub entities: &'a EntityStore,
+    /// Verifies presented grants.
+    pub verifier: &'a GrantVerifier,
+    /// Where every decision is recorded (none: not recorded).
+    pub audit: Option<&'a AuditLog>,
+}
+
+impl Gate<'_> {
+    /// Decides `request` (with the grant presented, if any), records the decision, and
+    /// turns a Deny into the error a caller maps to its exit code.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Blocked`] when the version is revoked, erased or held; [`Error::Denied`]
+    /// for any other Deny; [`Error::Policy`] when the decision cannot be recorded (the
+    /// read is then refused too: no record, no key).
+    pub fn decide(
+        &self,
+        request: AccessRequest,
+        grant: Option<&Grant>,
+        now: Timestamp,
+    ) -> Result<Decision, Error> {
+        let resource = request.resource.clone();
+        let decision = self
+            .engine
+            .decide_presented(self.entities, request, grant, self.verifier);
+        if let Some(log) = self.audit {
+            log.append(decision.audit_record(), now)
+                .map_err(|e| Error::policy("recording the decision", e))?;
+        }
+        if decision.is_allowed() {
+            return Ok(decision);
+        }
+        let fired = decision.determining_policies();
+        if let Some((_, state)) = BLOCKING_POLICIES
+            .iter()
+            .find(|(id, _)| fired.iter().any(|f| f == id))
+        {
+            let version = match resource {
+                Resource::Version(cid) => cid.to_string(),
+                other => format!("{other:?}"),
+            };
+            return Err(Error::Blocked {
+                version,
+                state: (*state).to_owned(),
+            });
+        }
+        let mut reason: Vec<String> = fired.to_vec();
+        reason.extend(decision.errors().iter().cloned());
+        if reason.is_empty() {
+            reason.push("no policy permits it".to_owned());
+        }
+        Err(Error::Denied {
+            reason: reason.join("; "),
+        })
+    }
+}
+
+/// Reads a version: its envelope from the stores (the [`Catalog`] says where), the
+/// signatures against a trust policy, a policy decision, the key from the
+/// [`KeyBroker`], then every object, each block re-hashed, failing over per block, and
+/// decrypted in memory into the output directory.
+///
+/// - Nothing is written before the decision allows the read; a Deny leaves no file.
+/// - Every file is written under a temporary name and renamed only once its every chunk
+///   authenticated and its plaintext matches the digest in the sealed section.
+/// - **Resumable**: a file already in the output directory with the right size and
+///   digest is kept and not read again.
+/// - Providers are asked in the order [`order_for_read`] gives from their reputation,
+///   those below the class's minimum tier left out.
+/// - It returns a signed reproducibility [`Receipt`] (which provider served which chunk
+///   of which object) and reputation [`Event`]s: successes only for verified blocks,
+///   integrity failures for bad ones.
+pub struct Fetch {
+    manifest: Cid,
+    trust: TrustPolicy,
+    principal: Principal,
+    action: Action,
+    purpose: Purpose,
+    region: Region,
+    grant: Option<Grant>,
+    job: Option<String>,
+    envelope: Option<Vec<u8>>,
+    rules: PlacementRules,
+    candidates: Vec<Candidate>,
+    window: usize,
+    observer: Option<ObserverId>,
+    progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for Fetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetch")
+            .field("manifest", &self.manifest)
+            .field("principal", &self.principal)
+            .field("action", &self.action)
+            .field("purpose", &self.purpose)
+            .field("region", &self.region)
+            .field("job", &self.job)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One file a fetch wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FetchedFile {
+    /// Its object path.
+    pub path: String,
+    /// Its plaintext length.
+    pub size: u64,
+    /// Whether it was already complete in the output directory (not read again).
+    pub resumed: bool,
+}
+
+/// The chunk a provider served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServedChunk {
+    /// The block.
+    pub cid: Cid,
+    /// Who served it.
+    pub provider: ProviderId,
+}
+
+/// One object of a receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReceiptObject {
+    /// Its path.
+    pub path: String,
+    /// Its root CID.
+    pub root: Cid,
+    /// Every block read, in order, with its provider (empty for a file resumed from the
+    /// output directory).
+    pub blocks: Vec<ServedChunk>,
+}
+
+/// A reproducibility receipt: what was read, by whom, why, and from whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Receipt {
+    /// The version read.
+    pub manifest_cid: Cid,
+    /// When.
+    pub time: Timestamp,
+    /// Who (`user:ID`, `service-account:ID`).
+    pub principal: String,
+    /// The action.
+    pub action: Action,
+    /// Why.
+    pub purpose: Purpose,
+    /// Where.
+    pub region: Region,
+    /// The job, if named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// Every object.
+    pub objects: Vec<ReceiptObject>,
+}
+
+impl Receipt {
+    /// Signs the receipt: a DSSE envelope of payload type [`RECEIPT_PAYLOAD_TYPE`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] if it cannot be encoded or signed.
+    pub fn sign(&self, key: &SigningKey) -> Result<Envelope, Error> {
+        let payload =
+            serde_json::to_vec(self).map_err(|e| Error::Invalid(format!("receipt: {e}")))?;
+        Envelope::sign(RECEIPT_PAYLOAD_TYPE, payload, key, None)
+            .map_err(|e| Error::Invalid(format!("signing the receipt: {e}")))
+    }
+}
+
+/// What a fetch did.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Fetched {
+    /// The verified manifest.
+    pub manifest: VerifiedManifest,
+    /// Every file, in path order.
+    pub files: Vec<FetchedFile>,
+    /// The receipt (sign it with [`Receipt::sign`]).
+    pub receipt: Receipt,
+    /// Reputation events from what was observed.
+    pub events: Vec<Event>,
+    /// The decision that allowed the read.
+    pub decision: Decision,
+}
+
+impl Fetch {
+    /// A fetch of version `manifest` by `principal`, to `action` it for `purpose` in
+    /// `region`; signatures checked against `trust`.
+    #[must_use]
+    pub fn new(
+        manifest: Cid,
+        trust: TrustPolicy,
+        principal: Principal,
+        action: Action,
+        purpose: Purpose,
+        region: Region,
+    ) -> Self {
+        Self {
+            manifest,
+            trust,
+            principal,
+            action,
+            purpose,
+            region,
+            grant: None,
+            job: None,
+            envelope: None,
+            rules: PlacementRules::default(),
+            candidates: Vec::new(),
+            window: dataseal_transport::DEFAULT_READ_WINDOW,
+            observer: None,
+            progress: None,
+        }
+    }
+
+    /// Presents an access grant.
+    #[must_use]
+    pub fn grant(mut self, grant: Grant) -> Self {
+        self.grant = Some(grant);
+        self
+    }
+
+    /// Names the job (recorded in the receipt).
+    #[must_use]
+    pub fn job(mut self, job: impl Into<String>) -> Self {
+        self.job = Some(job.into());
+        self
+    }
+
+    /// Uses this envelope (DSSE JSON) instead of looking it up in the catalog; it must
+    /// carry exactly the manifest the CID names.
+    #[must_use]
+    pub fn envelope(mut self, json: Vec<u8>) -> Self {
+        self.envelope = Some(json);
+        self
+    }
+
+    /// The placement table whose minimum tiers reads honour.
+    #[must_use]
+    pub fn rules(mut self, rules: PlacementRules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// What a reputation model says of the providers (for the read order and tiers).
+    #[must_use]
+    pub fn candidates(mut self, candidates: impl IntoIterator<Item = Candidate>) -> Self {
+        self.candidates.extend(candidates);
+        self
+    }
+
+    /// Blocks fetched ahead per object (default 8).
+    #[must_use]
+    pub fn window(mut self, blocks: usize) -> Self {
+        self.window = blocks.max(1);
+        self
+    }
+
+    /// Who the reputation events name as observer (default `dataseal`).
+    #[must_use]
+    pub fn observer(mut self, observer: ObserverId) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Calls `f` as bytes are written.
+    #[must_use]
+    pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs the fetch into `out_dir`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Verification`] / [`Error::Manifest`] for an envelope that does not
+    /// verify or does not carry the version asked for, and for data that does not
+    /// authenticate; [`Error::Denied`] / [`Error::Blocked`] when the decision point
+    /// refuses (nothing is written); [`Error::Unavailable`] when no store can serve;
+    /// [`Error::Io`] for a local file that cannot be written.
+    pub fn run(
+        &self,
+        providers: &mut [Provider],
+        catalog: &dyn Catalog,
+        broker: &dyn KeyBroker,
+        gate: &Gate<'_>,
+        out_dir: &Path,
+    ) -> Result<Fetched, Error> {
+        if providers.is_empty() {
+            return Err(Error::Invalid(
+                "a fetch needs at least one store".to_owned(),
+            ));
+        }
+        check_distinct(providers)?;
+        let rt = runtime()?;
+        rt.block_on(async {
+            for p in providers.iter_mut() {
+                p.store_mut().detect().await;
+            }
+        });
+        let now = Timestamp::now();
+        let all: Vec<usize> = (0..providers.len()).collect();
+
+        // 1. The envelope, checked to carry exactly this version, and its signatures.
+        let manifest = resolve(
+            &rt,
+            &self.manifest,
+            self.envelope.as_deref(),
+            catalog,
+            providers,
+            &all,
+            &self.trust,
+            now,
+        )?;
+
+        // 2. The decision: nothing is written unless it allows.
+        let request = AccessRequest::new(
+            self.principal.clone(),
+            self.action,
+            Resource::Version(self.manifest),
+            self.purpose.clone(),
+            self.region.clone(),
+            now,
+        );
+        let decision = gate.decide(request, self.grant.as_ref(), now)?;
+        let release = Release::new(&self.manifest, &decision).ok_or_else(|| Error::Denied {
+            reason: "not allowed".to_owned(),
+        })?;
+        let kek = broker.release(&release)?;
+        let m = manifest.manifest();
+        let context = format!("{}@{}", m.dataset_id, m.version);
+        let section = open_section(m.sealed.as_deref(), &kek, &context)?;
+
+        // 3. The read order: by reputation, below the class's minimum tier left out.
+        let rule = self.rules.rule(m.sensitivity);
+        let order = self.read_order(providers, rule.min_tier)?;
+        let stores: Vec<&dyn Transport> = order
+            .iter()
+            .filter_map(|&i| providers.get(i))
+            .map(|p| p.store().transport())
+            .collect();
+        let names: Vec<ProviderId> = order
+            .iter()
+            .filter_map(|&i| providers.get(i))
+            .map(|p| p.id().clone())
+            .collect();
+
+        // 4. Every object.
+        std::fs::create_dir_all(out_dir).map_err(|e| Error::io_at("create", out_dir, e))?;
+        let total: u64 = m.objects.iter().map(|o| o.size).sum();
+        let mut progress = Progress {
+            bytes_done: 0,
+            bytes_total: total,
+            object: String::new(),
+        };
+        let mut files = Vec::with_capacity(m.objects.len());
+        let mut receipt_objects = Vec::with_capacity(m.objects.len());
+        let mut events = Vec::new();
+        for entry in &m.objects {
+            let path = entry.path.as_str();
+            progress.object = path.to_owned();
+            let (Some(root), Some(enc)) = (entry.root_cid, entry.encryption.as_ref()) else {
+                return Err(Error::Verification(format!(
+                    "{path}: not an encrypted object (no root CID or encryption header)"
+                )));
+            };
+            let header = ObjectHeader::from_json(enc.to_json().as_bytes())
+                .map_err(|e| Error::crypt(format!("{path}: header"), e))?;
+            let sealed = section.get(header.object_id()).ok_or_else(|| {
+                Error::Verification(format!("{path}: no entry in the sealed section"))
+            })?;
+            let target = out_dir.join(path);
+            if complete(&target, entry.size, &sealed.plaintext_sha256)? {
+                files.push(FetchedFile {
+                    path: path.to_owned(),
+                    size: entry.size,
+                    resumed: true,
+                });
+                receipt_objects.push(ReceiptObject {
+                    path: path.to_owned(),
+                    root,
+                    blocks: Vec::new(),
+                });
+                progress.bytes_done += entry.size;
+                self.report(&progress);
+                continue;
+            }
+            let dek = sealed
+                .wrapped_key
+                .unwrap(&kek, header.object_id())
+                .map_err(|e| Error::crypt(format!("{path}: data key"), e))?;
+            let decryptor =
+                Decryptor::new(&dek, &header).map_err(|e| Error::crypt(path.to_owned(), e))?;
+            let parent = target.parent().unwrap_or(out_dir);
+            std::fs::create_dir_all(parent).map_err(|e| Error::io_at("create", parent, e))?;
+            let tmp = tempfile::Builder::new()
+                .prefix(".dataseal-")
+                .suffix(".partial")
+                .tempfile_in(parent)
+                .map_err(|e| Error::io_at("create a temporary file in", parent, e))?;
+            let mut writer = DecryptingWriter::new(decryptor, tmp.as_file());
+            let mut read = VerifiedRead::new(root).window(self.window);
+            let result = rt.block_on(read.run(&stores, &mut writer));
+            events.extend(self.events_of(&read, &names, now));
+            let context = |e| Error::transport(format!("{path}: reading {root}"), e);
+            result.map_err(context)?;
+            let digest = writer.finish().map_err(|e| match e {
+                WriteError::Crypt(e) => Error::crypt(path.to_owned(), e),
+                WriteError::Io(e) => Error::io(format!("writing {}", target.display()), e),
+            })?;
+            if digest != sealed.plaintext_sha256 {
+                return Err(Error::Verification(format!(
+                    "{path}: the decrypted bytes do not match the digest in the sealed section"
+                )));
+            }
+            tmp.as_file()
+                .sync_all()
+                .map_err(|e| Error::io_at("sync", tmp.path(), e))?;
+            tmp.persist(&target)
+                .map_err(|e| Error::io_at("rename into", &target, e.error))?;
+            receipt_objects.push(ReceiptObject {
+                path: path.to_owned(),
+                root,
+                blocks: read
+                    .served()
+                    .iter()
+                    .filter_map(|s| {
+                        names.get(s.store).map(|p| ServedChunk {
+                            cid: s.cid,
+                            provider: p.clone(),
+                        })
+                    })
+                    .collect(),
+            });
+            files.push(FetchedFile {
+                path: path.to_owned(),
+                size: entry.size,
+                resumed: false,
+            });
+            progress.bytes_done += entry.size;
+            self.report(&progress);
+        }
+        let receipt = Receipt {
+            manifest_cid: self.manifest,
+            time: now,
+            principal: self.principal.to_string(),
+            action: self.action,
+            purpose: self.purpose.clone(),
+            region: self.region.clone(),
+            job: self.job.clone(),
+            objects: receipt_objects,
+        };
+        Ok(Fetched {
+            manifest,
+            files,
+            receipt,
+            events,
+            decision,
+        })
+    }
+
+    fn report(&self, progress: &Progress) {
+        if let Some(f) = &self.progress {
+            f(progress);
+        }
+    }
+
+    /// Provider indices in read order: without reputation figures, the order given;
+    /// with them, [`order_for_read`] (best first, suspended last, disqualified left
+    /// out), then providers it knows nothing of. Below `min_tier`: left out.
+    fn read_order(
+        &self,
+        providers: &[Provider],
+        min_tier: Option<dataseal_reputation::Tier>,
+    ) -> Result<Vec<usize>, Error> {
+        let known = |p: &Provider| self.candidates.iter().find(|c| c.provider == *p.id());
+        let tier_ok = |p: &Provider| {
+            min_tier.is_none_or(|min| known(p).and_then(|c| c.tier).is_some_and(|t| t >= min))
+        };
+        let ranked: Vec<Candidate> = providers
+            .iter()
+            .filter(|p| tier_ok(p))
+            .filter_map(|p| known(p).cloned())
+            .collect();
+        let mut order: Vec<usize> = order_for_read(&ranked)
+            .iter()
+            .filter_map(|id| providers.iter().position(|p| p.id() == id))
+            .collect();
+        for (i, p) in providers.iter().enumerate() {
+            if known(p).is_none() && tier_ok(p) {
+                order.push(i);
+            }
+        }
+        if order.is_empty() {
+            return Err(Error::Unavailable(format!(
+                "no provider at or above the minimum tier {min_tier:?} of this version's class"
+            )));
+        }
+        Ok(order)
+    }
+
+    fn events_of(&self, read: &VerifiedRead, names: &[ProviderId], now: Timestamp) -> Vec<Event> {
+        let mut out = Vec::new();
+        let Some(observer) = self.observer.clone().or_else(|| "dataseal".parse().ok()) else {
+            return out;
+        };
+        for f in read.failures() {
+            let Some(p) = names.get(f.store) else {
+                continue;
+            };
+            let outcome = match f.kind {
+                FailureKind::Integrity => Outcome::IntegrityFailure,
+                FailureKind::Unavailable => Outcome::Timeout,
+                _ => Outcome::Failure,
+            };
+            out.push(Event::new(
+                now,
+                observer.clone(),
+                p.clone(),
+                EventKind::Retrieval,
+                outcome,
+            ));
+        }
+        for s in read.served() {
+            let Some(p) = names.get(s.store) else {
+                continue;
+            };
+            if let Ok(e) = Event::new(
+                now,
+                observer.clone(),
+                p.clone(),
+                EventKind::Retrieval,
+                Outcome::Success,
+            )
+            .with_bytes(s.len)
+            .verified()
+            {
+                out.push(e);
+            }
+        }
+        out
+    }
+}
+
+/// Reads and checks the envelope of `version`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "an internal step of Fetch::run and verify"
+)]
+pub(crate) fn resolve(
+    rt: &tokio::runtime::Runtime,
+    version: &Cid,
+    given: Option<&[u8]>,
+    catalog: &dyn Catalog,
+    providers: &[Provider],
+    order: &[usize],
+    trust: &TrustPolicy,
+    now: Timestamp,
+) -> Result<VerifiedManifest, Error> {
+    let bytes = match given {
+        Some(b) => b.to_vec(),
+        None => {
+            let entry = catalog.lookup(version)?.ok_or_else(|| {
+                Error::Unavailable(format!("version {version} is not in the catalog"))
+            })?;
+            if entry.envelope_len > MAX_ENVELOPE_LEN {
+                return Err(Error::Invalid(format!(
+                    "version {version}: its envelope of {} bytes is over the {MAX_ENVELOPE_LEN}-byte limit",
+                    entry.envelope_len
+                )));
+            }
+            let stores: Vec<&dyn Transport> = order
+                .iter()
+                .filter_map(|&i| providers.get(i))
+                .map(|p| p.store().transport())
+                .collect();
+            let mut read = VerifiedRead::range(entry.envelope, 0, entry.envelope_len);
+            let mut bytes = Vec::new();
+            rt.block_on(read.run(&stores, &mut bytes))
+                .map_err(|e| Error::transport(format!("reading the envelope of {version}"), e))?;
+            if read.file_len() != Some(entry.envelope_len) {
+                return Err(Error::Verification(format!(
+                    "the envelope of {version} is not {} bytes long",
+                    entry.envelope_len
+                )));
+            }
+            bytes
+        }
+    };
+    let envelope = Envelope::from_json(&bytes)
+        .map_err(|e| Error::manifest("the envelope", dataseal_manifest::Error::Signature(e)))?;
+    let carried = manifest_cid(envelope.payload_unverified());
+    if carried != *version {
+        return Err(Error::Verification(format!(
+            "the envelope found for {version} carries another manifest ({carried})"
+        )));
+    }
+    verify_envelope(&envelope, trust, now)
+        .map_err(|e| Error::manifest(format!("verifying {version}"), e))
+}
+
+/// Opens a manifest's sealed section.
+pub(crate) fn open_section(
+    sealed: Option<&str>,
+    kek: &KeyEncryptionKey,
+    context: &str,
+) -> Result<SealedSection, Error> {
+    let text = sealed.ok_or_else(|| {
+        Error::Verification("the manifest has no sealed section: no data keys to open".to_owned())
+    })?;
+    let bytes = base64ct::Base64::decode_vec(text)
+        .map_err(|_| Error::Verification("the sealed section is not base64".to_owned()))?;
+    SealedSection::open(&bytes, kek, context).map_err(|e| Error::crypt("the sealed section", e))
+}
+
+/// Whether `target` already holds exactly the object (right size and digest).
+fn complete(target: &Path, size: u64, digest: &[u8; 32]) -> Result<bool, Error> {
+    let meta = match std::fs::symlink_metadata(target) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::io_at("inspect", target, e)),
+    };
+    if !meta.is_file() {
+        return Err(Error::Invalid(format!(
+            "{} exists and is not a regular file",
+            target.display()
+        )));
+    }
+    if meta.len() != size {
+        return Ok(false);
+    }
+    let mut file = std::fs::File::open(target).map_err(|e| Error::io_at("open", target, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| Error::io_at("read", target, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(buf.get(..n).unwrap_or_default());
+    }
+    Ok(<[u8; 32]>::from(hasher.finalize()) == *digest)
+}
+
+/// Why the decrypting writer stopped.
+#[derive(Debug)]
+enum WriteError {
+    Crypt(dataseal_crypt::Error),
+    Io(std::io::Error),
+}
+
+/// Takes the verified ciphertext stream of one object, in order, and decrypts it chunk
+/// by chunk in memory, writing plaintext to a file and hashing it.
+struct DecryptingWriter<'a> {
+    decryptor: Decryptor,
+    out: &'a std::fs::File,
+    buf: Vec<u8>,
+    index: u64,
+    hasher: Sha256,
+    failed: Option<WriteError>,
+}
+
+impl<'a> DecryptingWriter<'a> {
+    fn new(decryptor: Decryptor, out: &'a std::fs::File) -> Self {
+        let c = decryptor.header().chunk_size().bytes();
+        Self {
+            decryptor,
+            out,
+            buf: Vec::with_capacity(c),
+            index: 0,
+            hasher: Sha256::new(),
+            failed: None,
+        }
+    }
+
+    /// The ciphertext length of chunk `index`.
+    fn chunk_len(&self, index: u64) -> u64 {
+        let h = self.decryptor.header();
+        let c = h.chunk_size().bytes() as u64;
+        h.ciphertext_len().saturating_sub(index * c).min(c)
+    }
+
+    fn flush_chunk(&mut self) -> Result<(), WriteError> {
+        self.decryptor
+            .decrypt_chunk(self.index, &mut self.buf)
+            .map_err(WriteError::Crypt)?;
+        self.hasher.update(&self.buf);
+        let mut out = self.out;
+        out.write_all(&self.buf).map_err(WriteError::Io)?;
+        self.buf.clear();
+        self.index += 1;
+        Ok(())
+    }
+
+    fn take(&mut self, mut data: &[u8]) -> Result<(), WriteError> {
+        let count = self.decryptor.header().chunk_count();
+        while !data.is_empty() {
+            if self.index >= count {
+                return Err(WriteError::Crypt(dataseal_crypt::Error::TrailingData {
+                    expected: self.decryptor.header().ciphertext_len(),
+                }));
+            }
+            let want = usize::try_from(self.chunk_len(self.index)).unwrap_or(usize::MAX);
+            let n = want.saturating_sub(self.buf.len()).min(data.len());
+            let (head, rest) = data.split_at(n);
+            self.buf.extend_from_slice(head);
+            data = rest;
+            if self.buf.len() == want {
+                self.flush_chunk()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that every chunk arrived and returns the plaintext's SHA-256.
+    fn finish(mut self) -> Result<[u8; 32], WriteError> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        let count = self.decryptor.header().chunk_count();
+        // An empty object is one empty last chunk of 16 bytes, which arrives as data;
+        // anything short of the last chunk is a truncation.
+        if self.index != count {
+            return Err(WriteError::Crypt(dataseal_crypt::Error::Chunk {
+                index: self.index,
+            }));
+        }
+        Ok(self.hasher.finalize().into())
+    }
+}
+
+impl AsyncWrite for DecryptingWriter<'_> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if self.failed.is_some() {
+            return Poll::Ready(Err(std::io::Error::other("decryption failed")));
+        }
+        match self.take(data) {
+            Ok(()) => Poll::Ready(Ok(data.len())),
+            Err(e) => {
+                let message = match &e {
+                    WriteError::Crypt(c) => c.to_string(),
+                    WriteError::Io(i) => i.to_string(),
+                };
+                self.failed = Some(e);
+                Poll::Ready(Err(std::io::Error::other(message)))
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
