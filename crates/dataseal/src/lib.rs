@@ -13,6 +13,7 @@ mod publish;
 mod quarantine;
 mod rules;
 mod store;
+mod verify;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ pub use publish::{PlacedObject, Publish, Published};
 pub use quarantine::{Problem, Quarantine, QuarantineReport, SourceFile};
 pub use rules::{ClassRule, PlacementRules, RegionRule, region_within};
 pub use store::{Provider, Store, StoreSpec};
+pub use verify::{ObjectReplicas, Repair, RepairReport, RepairedObject, Verify, VerifyReport};
 
 /// The library crates, for what the facade does not wrap.
 pub use dataseal_base as base;

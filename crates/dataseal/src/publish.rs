@@ -8,7 +8,7 @@ use base64ct::Encoding;
 use dataseal_base::{Cid, ObjectId, ProviderId, Role, SigningKey, Timestamp};
 use dataseal_crypt::{ChunkSize, Encryptor, SealedEntry, SealedSection};
 use dataseal_manifest::{CanonicalPath, EncryptionHeader, ObjectEntry, cosign, manifest_cid, sign};
-use dataseal_reputation::{Candidate, Placement, Status, choose_providers};
+use dataseal_reputation::{Candidate, Placement, choose_providers};
 use dataseal_transport::{Block, ImportParams, Profile, Transport, import_bytes, raw_leaves_root};
 use rand::SeedableRng;
 
@@ -18,7 +18,7 @@ use crate::journal::Journal;
 use crate::meta::DatasetMeta;
 use crate::quarantine::{Quarantine, SourceFile};
 use crate::rules::{PlacementRules, region_allowed};
-use crate::store::{Provider, check_distinct};
+use crate::store::{Provider, candidate_for, check_distinct};
 use crate::{Error, Progress, ProgressFn, runtime};
 
 /// How often the journal records finished objects during a publish.
@@ -189,26 +189,6 @@ impl Publish {
         self
     }
 
-    fn candidate(&self, p: &Provider) -> Candidate {
-        let mut c = self
-            .candidates
-            .iter()
-            .find(|c| c.provider == *p.id())
-            .cloned()
-            .unwrap_or_else(|| Candidate {
-                provider: p.id().clone(),
-                score: 1.0,
-                status: Status::Active,
-                tier: None,
-                region: None,
-                network_group: None,
-            });
-        if c.region.is_none() {
-            c.region = p.region().cloned();
-        }
-        c
-    }
-
     /// Runs the publish on `providers`, depositing the key with `broker` and recording
     /// the version in `catalog`.
     ///
@@ -278,7 +258,7 @@ impl Publish {
         let manifest_regions = self.meta.regions.clone().unwrap_or_default();
         let eligible: Vec<Candidate> = providers
             .iter()
-            .map(|p| self.candidate(p))
+            .map(|p| candidate_for(&self.candidates, p))
             .filter(|c| region_allowed(&rule.regions, &manifest_regions, c.region.as_ref()))
             .collect();
         let placement = Placement {

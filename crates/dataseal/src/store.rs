@@ -255,3 +255,28 @@ pub(crate) fn check_distinct(providers: &[Provider]) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// What is known of a provider for placement: its entry in `candidates`, or else an
+/// active provider of score 1 and no tier; the region its [`Provider`] gives when the
+/// entry has none.
+pub(crate) fn candidate_for(
+    candidates: &[dataseal_reputation::Candidate],
+    p: &Provider,
+) -> dataseal_reputation::Candidate {
+    let mut c = candidates
+        .iter()
+        .find(|c| c.provider == *p.id())
+        .cloned()
+        .unwrap_or_else(|| dataseal_reputation::Candidate {
+            provider: p.id().clone(),
+            score: 1.0,
+            status: dataseal_reputation::Status::Active,
+            tier: None,
+            region: None,
+            network_group: None,
+        });
+    if c.region.is_none() {
+        c.region = p.region().cloned();
+    }
+    c
+}

@@ -671,3 +671,86 @@ fn an_interrupted_publish_resumes_to_the_same_manifest() {
     assert_eq!(err.exit_code(), 2, "{err}");
     assert!(err.to_string().contains("labels.csv"), "{err}");
 }
+
+#[test]
+fn verify_reports_replicas_and_repair_restores_them() {
+    let w = World::new();
+    let mut providers = w.providers(&["a", "b"]);
+    let published = w
+        .publish()
+        .run(&mut providers, &w.broker(), &w.catalog())
+        .unwrap();
+
+    // Offline: the envelope and signatures only.
+    let shallow = dataseal::Verify::new(published.manifest_cid, w.trust())
+        .run(&mut providers, &w.catalog())
+        .unwrap();
+    assert_eq!(shallow.manifest.cid(), published.manifest_cid);
+    assert!(shallow.objects.is_empty());
+
+    // Deep: every object whole on both stores.
+    let deep = dataseal::Verify::new(published.manifest_cid, w.trust())
+        .deep(true)
+        .run(&mut providers, &w.catalog())
+        .unwrap();
+    assert_eq!(deep.objects.len(), 5);
+    assert!(deep.objects.iter().all(|o| o.complete.len() == 2));
+    assert_eq!(deep.under_replicated().count(), 0);
+
+    // Store b loses every block: each object has one replica of the two it needs.
+    std::fs::remove_dir_all(w.path("stores/b/blocks")).unwrap();
+    std::fs::create_dir_all(w.path("stores/b/blocks")).unwrap();
+    let deep = dataseal::Verify::new(published.manifest_cid, w.trust())
+        .deep(true)
+        .run(&mut providers, &w.catalog())
+        .unwrap();
+    assert_eq!(deep.under_replicated().count(), 5);
+    for o in &deep.objects {
+        assert_eq!(o.complete.len(), 1);
+        assert_eq!(o.complete[0].as_str(), "a");
+        assert_eq!(o.incomplete.len(), 1);
+    }
+
+    // Repair onto a new provider c (b is eligible too; the choice is seeded).
+    let mut three = w.providers(&["a", "b", "c"]);
+    let repaired = dataseal::Repair::new(published.manifest_cid, w.trust())
+        .run(&mut three, &w.catalog())
+        .unwrap();
+    assert!(repaired.complete());
+    assert_eq!(repaired.objects.len(), 5);
+    assert!(
+        repaired
+            .objects
+            .iter()
+            .all(|o| o.added.len() == 1 && o.uploaded > 0)
+    );
+    let after = dataseal::Verify::new(published.manifest_cid, w.trust())
+        .deep(true)
+        .run(&mut three, &w.catalog())
+        .unwrap();
+    assert_eq!(after.under_replicated().count(), 0);
+    // A second repair has nothing to do.
+    let again = dataseal::Repair::new(published.manifest_cid, w.trust())
+        .run(&mut three, &w.catalog())
+        .unwrap();
+    assert!(again.objects.is_empty());
+
+    // Every replica gone: the dataset is incomplete (1).
+    for n in ["a", "b", "c"] {
+        let blocks = w.path(&format!("stores/{n}/blocks"));
+        std::fs::remove_dir_all(&blocks).unwrap();
+        std::fs::create_dir_all(&blocks).unwrap();
+    }
+    let err = dataseal::Verify::new(published.manifest_cid, w.trust())
+        .envelope(published.envelope.clone().into_bytes())
+        .deep(true)
+        .run(&mut three, &w.catalog())
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 1, "{err}");
+    assert!(err.to_string().contains("incomplete"), "{err}");
+    // Without the envelope in any store, the version cannot be read (5).
+    let err = dataseal::Verify::new(published.manifest_cid, w.trust())
+        .run(&mut three, &w.catalog())
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 5, "{err}");
+}
