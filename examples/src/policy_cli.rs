@@ -113,7 +113,12 @@ fn read_text(path: &Path) -> Result<String, Failure> {
         .map_err(|_| Failure::usage(format!("{}: not UTF-8", show(path))))
 }
 
-fn read_public_key(path: &Path) -> Result<VerifyingKey, Failure> {
+/// Reads an Ed25519 public key (SPKI PEM).
+///
+/// # Errors
+///
+/// Exit 2 naming the file.
+pub fn read_public_key(path: &Path) -> Result<VerifyingKey, Failure> {
     VerifyingKey::from_spki_pem(&read_text(path)?)
         .map_err(|e| Failure::usage(format!("{}: {e}", show(path))))
 }
@@ -217,7 +222,12 @@ pub fn authorize(args: &AuthorizeArgs, json: bool) -> Result<(), Failure> {
     }
 }
 
-fn parse_principal(text: &str) -> Result<Principal, Failure> {
+/// Parses `user:ID` or `service-account:ID`.
+///
+/// # Errors
+///
+/// Exit 2.
+pub fn parse_principal(text: &str) -> Result<Principal, Failure> {
     let bad = |e: dataseal_policy::Error| Failure::usage(format!("--principal: {e}"));
     if let Some(id) = text.strip_prefix("user:") {
         UserId::new(id).map(Principal::User).map_err(bad)

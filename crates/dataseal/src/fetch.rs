@@ -326,6 +326,39 @@ impl Fetch {
         self
     }
 
+    /// Reads and verifies the version's envelope only, as [`Fetch::run`] does first: no
+    /// decision, no key, nothing written. For a caller that needs the verified manifest
+    /// to build the decision point's entities (the version's own attributes come from
+    /// it).
+    ///
+    /// # Errors
+    ///
+    /// As [`Fetch::run`], for the envelope.
+    pub fn resolve(
+        &self,
+        providers: &mut [Provider],
+        catalog: &dyn Catalog,
+    ) -> Result<VerifiedManifest, Error> {
+        check_distinct(providers)?;
+        let rt = runtime()?;
+        rt.block_on(async {
+            for p in providers.iter_mut() {
+                p.store_mut().detect().await;
+            }
+        });
+        let all: Vec<usize> = (0..providers.len()).collect();
+        resolve(
+            &rt,
+            &self.manifest,
+            self.envelope.as_deref(),
+            catalog,
+            providers,
+            &all,
+            &self.trust,
+            Timestamp::now(),
+        )
+    }
+
     /// Runs the fetch into `out_dir`.
     ///
     /// # Errors

@@ -78,6 +78,20 @@ impl EntityStore {
         bytes: &[u8],
         now: Timestamp,
     ) -> Result<Self, Error> {
+        Self::builder_from_document(engine, bytes, now)?.build()
+    }
+
+    /// [`EntityStore::from_document`] without the final build: more entities (a version
+    /// verified elsewhere, say) can be added before [`EntityStoreBuilder::build`].
+    ///
+    /// # Errors
+    ///
+    /// As [`EntityStore::from_document`].
+    pub fn builder_from_document<'e>(
+        engine: &'e PolicyEngine,
+        bytes: &[u8],
+        now: Timestamp,
+    ) -> Result<EntityStoreBuilder<'e>, Error> {
         let doc: EntitiesDocument = serde_json::from_slice(bytes)
             .map_err(|e| Error::Entities(format!("entities document: {e}")))?;
         let mut builder = Self::builder(engine);
@@ -111,7 +125,7 @@ impl EntityStore {
                 builder.add_version(&manifest, &record)?;
             }
         }
-        builder.build()
+        Ok(builder)
     }
 
     /// The Cedar entities.

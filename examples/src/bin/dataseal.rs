@@ -148,6 +148,18 @@ enum Command {
         #[command(subcommand)]
         command: dataseal_examples::policy_cli::AuditCommand,
     },
+    /// Publish a directory as a governed dataset version: quarantine, encrypt, place,
+    /// sign; prints the manifest CID.
+    Publish(dataseal_examples::stories_cli::PublishArgs),
+    /// Fetch a version: verify, ask the policy, release the key, read every block
+    /// verified with failover, decrypt into OUTDIR.
+    Fetch(Box<dataseal_examples::stories_cli::FetchArgs>),
+    /// Verify a version's envelope and signatures; with --deep every block on every
+    /// store, without a key.
+    Verify(dataseal_examples::stories_cli::VerifyArgs),
+    /// Re-replicate a version's objects that are below their class's replication
+    /// factor.
+    Repair(dataseal_examples::stories_cli::RepairArgs),
     /// Provider reputation: score an events file, attest scores, run simulations.
     Providers {
         #[command(subcommand)]
@@ -276,6 +288,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
         ),
         Command::Manifest { command } => manifest(command, cli.json),
         Command::Providers { command } => dataseal_examples::providers_cli::run(command, cli.json),
+        Command::Publish(args) => dataseal_examples::stories_cli::publish(&args, cli.json),
+        Command::Fetch(args) => dataseal_examples::stories_cli::fetch(&args, cli.json),
+        Command::Verify(args) => dataseal_examples::stories_cli::verify(&args, cli.json),
+        Command::Repair(args) => dataseal_examples::stories_cli::repair(&args, cli.json),
         Command::Authorize(args) => dataseal_examples::policy_cli::authorize(&args, cli.json),
         Command::Grant { command } => dataseal_examples::policy_cli::grant(&command, cli.json),
         Command::Audit { command } => dataseal_examples::policy_cli::audit(&command, cli.json),

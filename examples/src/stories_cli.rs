@@ -1,0 +1,592 @@
+//! `dataseal publish | fetch | verify | repair`: argument parsing and output over the
+//! `dataseal` facade crate, which does all the work.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use dataseal::policy::{
+    Action, AuditLog, EntityStore, Grant, GrantVerifier, PolicyEngine, VersionRecord,
+};
+use dataseal::{
+    Cid, DatasetMeta, DirCatalog, Fetch, FileBroker, Gate, Identity, Progress, Provider, Publish,
+    Recipient, Repair, Verify,
+};
+use serde_json::json;
+
+use crate::manifest_cli::{read_document, read_signing_key, trust_policy};
+use crate::policy_cli::{parse_principal, read_public_key};
+use crate::{Failure, progress_bar, show};
+
+/// Where the embedded catalog and key broker live unless told otherwise.
+const HOME: &str = ".dataseal";
+
+fn failure(err: &dataseal::Error) -> Failure {
+    Failure::new(err.exit_code(), err.to_string())
+}
+
+fn say(line: &str) {
+    // If stderr is gone there is nobody left to tell; the exit code still says it.
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
+fn emit(json: bool, doc: &serde_json::Value, line: &str) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    let text = if json {
+        doc.to_string()
+    } else {
+        line.to_owned()
+    };
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::io("cannot write to stdout", &e))
+}
+
+/// The stores and the embedded catalog/broker directories, shared by every story.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// A provider: [NAME[@REGION]=]SPEC with SPEC dir:PATH, kubo:URL or btfs:URL;
+    /// repeatable. `eu-1@DE=kubo:http://127.0.0.1:5001`.
+    #[arg(long = "store", value_name = "PROVIDER", required = true)]
+    stores: Vec<String>,
+    /// The catalog directory: where a version's envelope is found by its CID.
+    #[arg(long, value_name = "DIR", default_value = ".dataseal/catalog")]
+    catalog: PathBuf,
+}
+
+impl StoreArgs {
+    fn open(&self, create: bool) -> Result<Vec<Provider>, Failure> {
+        self.stores
+            .iter()
+            .map(|s| Provider::open(s, create).map_err(|e| failure(&e)))
+            .collect()
+    }
+}
+
+fn parse_cid(text: &str) -> Result<Cid, Failure> {
+    text.parse()
+        .map_err(|e| Failure::usage(format!("MANIFEST_CID {text:?}: {e}")))
+}
+
+fn read_text(path: &Path) -> Result<String, Failure> {
+    String::from_utf8(read_document(path)?)
+        .map_err(|_| Failure::usage(format!("{}: not UTF-8", show(path))))
+}
+
+fn read_recipient(text: &str) -> Result<Recipient, Failure> {
+    // An age recipient, or a file holding one.
+    let literal = text.trim();
+    if literal.starts_with("age1") {
+        return literal
+            .parse()
+            .map_err(|e| Failure::usage(format!("--recipient {text:?}: {e}")));
+    }
+    let path = Path::new(text);
+    read_text(path)?
+        .trim()
+        .parse()
+        .map_err(|e| Failure::usage(format!("{}: {e}", show(path))))
+}
+
+fn read_identities(path: &Path) -> Result<Vec<Identity>, Failure> {
+    Identity::parse_file(&read_text(path)?)
+        .map_err(|e| Failure::usage(format!("{}: {e}", show(path))))
+}
+
+fn bar_for(label: &str) -> impl Fn(&Progress) + Send + Sync + 'static {
+    let bar = progress_bar(0, label);
+    move |p: &Progress| {
+        bar.set_length(p.bytes_total);
+        bar.set_position(p.bytes_done);
+        if p.bytes_done >= p.bytes_total {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `dataseal publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    stores: StoreArgs,
+    /// A signing key (PKCS#8 PEM) and the role it signs in, KEY[=ROLE] (default role
+    /// `publisher`); repeatable, one signature per key.
+    #[arg(long = "key", value_name = "signing.key[=ROLE]", required = true)]
+    keys: Vec<String>,
+    /// An age recipient (age1…, or a file holding one) the version's key is sealed to;
+    /// repeatable.
+    #[arg(long = "recipient", value_name = "RECIPIENT", required = true)]
+    recipients: Vec<String>,
+    /// The version's metadata: datasetId, version, licence, purposes, regions,
+    /// sensitivity, provenance… (the manifest's fields; see the dataseal crate).
+    #[arg(long, value_name = "META.json")]
+    meta: PathBuf,
+    /// The key broker's directory (sealed version keys).
+    #[arg(long, value_name = "DIR", default_value = ".dataseal/keys")]
+    keys_dir: PathBuf,
+    /// The publish journal: re-running an interrupted publish with the same journal
+    /// resumes it (default .dataseal/journal/DATASET@VERSION).
+    #[arg(long, value_name = "DIR")]
+    journal: Option<PathBuf>,
+    /// Replicas of every object, overriding the sensitivity class's default.
+    #[arg(long, value_name = "N")]
+    replicas: Option<usize>,
+    /// The ciphertext chunk size: a power of two from 65536 to 1048576.
+    #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]
+    chunk_size: u64,
+    /// The directory to publish.
+    src_dir: PathBuf,
+}
+
+/// Runs `dataseal publish`; prints the new version's manifest CID.
+///
+/// # Errors
+///
+/// A [`Failure`] with the facade's exit code.
+pub fn publish(args: &PublishArgs, json: bool) -> Result<(), Failure> {
+    let meta = DatasetMeta::from_file(&args.meta).map_err(|e| failure(&e))?;
+    let (dataset, version) = meta.identity().map_err(|e| failure(&e))?;
+    let mut publish = Publish::new(&args.src_dir, meta)
+        .chunk_size(
+            dataseal::crypt::ChunkSize::new(args.chunk_size)
+                .map_err(|e| Failure::usage(format!("--chunk-size: {e}")))?,
+        )
+        .journal(args.journal.clone().unwrap_or_else(|| {
+            Path::new(HOME)
+                .join("journal")
+                .join(format!("{dataset}@{version}"))
+        }))
+        .on_progress(bar_for("publish"));
+    for k in &args.keys {
+        let (file, role) = match k.rsplit_once('=') {
+            Some((f, r)) => (f, r),
+            None => (k.as_str(), "publisher"),
+        };
+        let role = role
+            .parse()
+            .map_err(|e| Failure::usage(format!("--key {k:?}: {e}")))?;
+        publish = publish.signer(read_signing_key(Path::new(file))?, role);
+    }
+    if let Some(n) = args.replicas {
+        publish = publish.rules(dataseal::PlacementRules::default().with_replicas(n));
+    }
+    let recipients = args
+        .recipients
+        .iter()
+        .map(|r| read_recipient(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let broker = FileBroker::new(&args.keys_dir).recipients(recipients);
+    let catalog = DirCatalog::new(&args.stores.catalog);
+    let mut providers = args.stores.open(true)?;
+    let published = publish
+        .run(&mut providers, &broker, &catalog)
+        .map_err(|e| failure(&e))?;
+    for o in &published.objects {
+        let on: Vec<&str> = o.providers.iter().map(|p| p.as_str()).collect();
+        say(&format!(
+            "{:<32} {:>12} bytes  {}  on {}",
+            o.path.as_str(),
+            o.size,
+            o.root,
+            on.join(", ")
+        ));
+    }
+    say(&format!(
+        "published {dataset}@{version}: {} objects, {} blocks uploaded{}",
+        published.objects.len(),
+        published.uploaded(),
+        if published.resumed {
+            " (resumed an interrupted publish)"
+        } else {
+            ""
+        }
+    ));
+    let objects: Vec<_> = published
+        .objects
+        .iter()
+        .map(|o| {
+            json!({
+                "path": o.path.as_str(),
+                "size": o.size,
+                "root": o.root.to_string(),
+                "providers": o.providers.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+                "uploaded": o.uploaded,
+            })
+        })
+        .collect();
+    emit(
+        json,
+        &json!({
+            "manifestCid": published.manifest_cid.to_string(),
+            "envelopeCid": published.envelope_cid.to_string(),
+            "resumed": published.resumed,
+            "objects": objects,
+        }),
+        &published.manifest_cid.to_string(),
+    )
+}
+
+/// `dataseal fetch`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    stores: StoreArgs,
+    /// The reader's age identity file (opens the version's key once policy allows).
+    #[arg(long, value_name = "recipient.key")]
+    identity: PathBuf,
+    /// A file holding the access grant (a PASETO token).
+    #[arg(long, value_name = "GRANT")]
+    grant: Option<PathBuf>,
+    /// A public key (PEM) trusted to sign manifests, with its role; repeatable.
+    #[arg(long = "trust", value_name = "KEY.pub=ROLE", required = true)]
+    trust: Vec<String>,
+    /// Signatures needed in a role (default 1 per trusted role); repeatable.
+    #[arg(long = "threshold", value_name = "ROLE=N")]
+    thresholds: Vec<String>,
+    /// The decision point's entities (principals, roles, groups; versions optional),
+    /// as for `authorize`.
+    #[arg(long, value_name = "ENTITIES.json")]
+    entities: PathBuf,
+    /// The version's record (owner, organisation, uploader, state) when the entities
+    /// do not list the version: its attributes then come from the verified manifest.
+    #[arg(long, value_name = "RECORD.json")]
+    record: Option<PathBuf>,
+    /// A directory of extra *.cedar policies loaded beside the defaults.
+    #[arg(long, value_name = "DIR")]
+    policies: Option<PathBuf>,
+    /// A public key (PEM) trusted to issue grants; repeatable.
+    #[arg(long = "grant-key", value_name = "KEY.pub")]
+    grant_keys: Vec<PathBuf>,
+    /// Who reads: user:ID or service-account:ID.
+    #[arg(long, value_name = "PRINCIPAL")]
+    principal: String,
+    /// The action: train, fine-tune, fine-tune-commercial, evaluate, download, …
+    #[arg(long, default_value = "train")]
+    action: String,
+    /// Why.
+    #[arg(long)]
+    purpose: String,
+    /// Where the data will be used.
+    #[arg(long)]
+    region: String,
+    /// The job, recorded in the receipt.
+    #[arg(long, value_name = "ID")]
+    job: Option<String>,
+    /// Append every decision to this audit log.
+    #[arg(long, value_name = "LOG")]
+    audit_log: Option<PathBuf>,
+    /// Write the signed reproducibility receipt here (needs --receipt-key).
+    #[arg(long, value_name = "RECEIPT.json", requires = "receipt_key")]
+    receipt: Option<PathBuf>,
+    /// The key (PKCS#8 PEM) the receipt is signed with.
+    #[arg(long, value_name = "signing.key", requires = "receipt")]
+    receipt_key: Option<PathBuf>,
+    /// Append the reputation events observed to this file (JSON lines).
+    #[arg(long, value_name = "EVENTS.jsonl")]
+    events: Option<PathBuf>,
+    /// The key broker's directory (sealed version keys).
+    #[arg(long, value_name = "DIR", default_value = ".dataseal/keys")]
+    keys_dir: PathBuf,
+    /// Blocks fetched ahead per object.
+    #[arg(long, value_name = "BLOCKS", default_value_t = 8)]
+    window: usize,
+    /// The version.
+    manifest_cid: String,
+    /// The directory to write the files into (files already complete there are kept).
+    outdir: PathBuf,
+}
+
+/// Runs `dataseal fetch`.
+///
+/// # Errors
+///
+/// A [`Failure`] with the facade's exit code.
+pub fn fetch(args: &FetchArgs, json: bool) -> Result<(), Failure> {
+    let cid = parse_cid(&args.manifest_cid)?;
+    let trust = trust_policy(&args.trust, &args.thresholds)?;
+    let action: Action = args
+        .action
+        .parse()
+        .map_err(|e| Failure::usage(format!("--action: {e}")))?;
+    let mut fetch = Fetch::new(
+        cid,
+        trust,
+        parse_principal(&args.principal)?,
+        action,
+        args.purpose
+            .parse()
+            .map_err(|e| Failure::usage(format!("--purpose: {e}")))?,
+        args.region
+            .parse()
+            .map_err(|e| Failure::usage(format!("--region: {e}")))?,
+    )
+    .window(args.window)
+    .on_progress(bar_for("fetch"));
+    if let Some(g) = &args.grant {
+        fetch = fetch.grant(Grant::from_token(read_text(g)?.trim()));
+    }
+    if let Some(job) = &args.job {
+        fetch = fetch.job(job);
+    }
+    let receipt_key = args
+        .receipt_key
+        .as_deref()
+        .map(read_signing_key)
+        .transpose()?;
+    let broker = FileBroker::new(&args.keys_dir).identities(read_identities(&args.identity)?);
+    let catalog = DirCatalog::new(&args.stores.catalog);
+    let mut providers = args.stores.open(false)?;
+
+    // The decision point: policies, entities (with the version from its verified
+    // manifest when a record is given), trusted grant issuers, the audit log.
+    let mut engine = PolicyEngine::builder();
+    if let Some(dir) = &args.policies {
+        engine = engine
+            .policies_dir(dir)
+            .map_err(|e| Failure::usage(format!("{}: {e}", show(dir))))?;
+    }
+    let engine = engine
+        .build()
+        .map_err(|e| Failure::usage(format!("policies: {e}")))?;
+    let now = dataseal::Timestamp::now();
+    let mut entities =
+        EntityStore::builder_from_document(&engine, &read_document(&args.entities)?, now)
+            .map_err(|e| Failure::usage(format!("{}: {e}", show(&args.entities))))?;
+    if let Some(path) = &args.record {
+        let record: VersionRecord = serde_json::from_slice(&read_document(path)?)
+            .map_err(|e| Failure::usage(format!("{}: {e}", show(path))))?;
+        let verified = fetch
+            .resolve(&mut providers, &catalog)
+            .map_err(|e| failure(&e))?;
+        entities
+            .add_version(&verified, &record)
+            .map_err(|e| Failure::usage(format!("{}: {e}", show(path))))?;
+    }
+    let entities = entities
+        .build()
+        .map_err(|e| Failure::usage(format!("{}: {e}", show(&args.entities))))?;
+    let mut verifier = GrantVerifier::new(30);
+    for key in &args.grant_keys {
+        verifier = verifier.trust(read_public_key(key)?);
+    }
+    let audit = args.audit_log.as_ref().map(AuditLog::open);
+    let gate = Gate {
+        engine: &engine,
+        entities: &entities,
+        verifier: &verifier,
+        audit: audit.as_ref(),
+    };
+
+    let fetched = fetch
+        .run(&mut providers, &catalog, &broker, &gate, &args.outdir)
+        .map_err(|e| failure(&e))?;
+
+    if let (Some(path), Some(key)) = (&args.receipt, &receipt_key) {
+        let envelope = fetched.receipt.sign(key).map_err(|e| failure(&e))?;
+        let mut file = crate::AtomicFile::create(path, false)?;
+        file.write_all(format!("{}\n", envelope.to_json()).as_bytes())?;
+        file.commit()?;
+    }
+    if let Some(path) = &args.events {
+        let lines: String = fetched
+            .events
+            .iter()
+            .map(|e| format!("{}\n", e.to_json_line()))
+            .collect();
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(lines.as_bytes()))
+            .map_err(|e| Failure::io(format!("cannot append to {}", show(path)), &e))?;
+    }
+    let read = fetched.files.iter().filter(|f| !f.resumed).count();
+    let kept = fetched.files.len() - read;
+    let blocks: usize = fetched.receipt.objects.iter().map(|o| o.blocks.len()).sum();
+    let bad = fetched
+        .events
+        .iter()
+        .filter(|e| e.outcome() == dataseal::reputation::Outcome::IntegrityFailure)
+        .count();
+    say(&format!(
+        "fetched {cid} into {}: {read} files read ({blocks} blocks, each re-hashed; {bad} bad answers routed around), {kept} already complete",
+        show(&args.outdir)
+    ));
+    emit(
+        json,
+        &json!({
+            "manifestCid": cid.to_string(),
+            "files": fetched.files.iter().map(|f| json!({
+                "path": f.path, "size": f.size, "resumed": f.resumed,
+            })).collect::<Vec<_>>(),
+            "policies": fetched.decision.determining_policies(),
+            "receipt": fetched.receipt,
+            "integrityFailures": bad,
+        }),
+        &format!("{read} read, {kept} kept"),
+    )
+}
+
+/// `dataseal verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    stores: StoreArgs,
+    /// A public key (PEM) trusted to sign manifests, with its role; repeatable.
+    #[arg(long = "trust", value_name = "KEY.pub=ROLE", required = true)]
+    trust: Vec<String>,
+    /// Signatures needed in a role (default 1 per trusted role); repeatable.
+    #[arg(long = "threshold", value_name = "ROLE=N")]
+    thresholds: Vec<String>,
+    /// Also read every block of every object from every store (no key needed) and say
+    /// which stores hold a full replica.
+    #[arg(long)]
+    deep: bool,
+    /// The envelope, instead of reading it from the stores.
+    #[arg(long, value_name = "ENVELOPE.json")]
+    envelope: Option<PathBuf>,
+    /// The version.
+    manifest_cid: String,
+}
+
+/// Runs `dataseal verify`: exit 0 verified, 1 not (or an object no store holds whole).
+///
+/// # Errors
+///
+/// A [`Failure`] with the facade's exit code.
+pub fn verify(args: &VerifyArgs, json: bool) -> Result<(), Failure> {
+    let cid = parse_cid(&args.manifest_cid)?;
+    let mut verify = Verify::new(cid, trust_policy(&args.trust, &args.thresholds)?).deep(args.deep);
+    if let Some(path) = &args.envelope {
+        verify = verify.envelope(read_document(path)?);
+    }
+    let mut providers = args.stores.open(false)?;
+    let report = verify
+        .run(&mut providers, &DirCatalog::new(&args.stores.catalog))
+        .map_err(|e| failure(&e))?;
+    let m = report.manifest.manifest();
+    say(&format!(
+        "{cid}: {}@{} verified ({} objects)",
+        m.dataset_id,
+        m.version,
+        m.objects.len()
+    ));
+    for o in &report.objects {
+        let on: Vec<&str> = o.complete.iter().map(|p| p.as_str()).collect();
+        say(&format!(
+            "  {:<32} {}/{} replicas: {}{}",
+            o.path,
+            o.complete.len(),
+            o.required,
+            on.join(", "),
+            if o.under_replicated() {
+                "  (under-replicated: run dataseal repair)"
+            } else {
+                ""
+            }
+        ));
+    }
+    let objects: Vec<_> = report
+        .objects
+        .iter()
+        .map(|o| {
+            json!({
+                "path": o.path,
+                "root": o.root.to_string(),
+                "required": o.required,
+                "complete": o.complete.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+                "incomplete": o.incomplete.iter().map(|(p, why)| json!({"provider": p.as_str(), "why": why})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    emit(
+        json,
+        &json!({
+            "manifestCid": cid.to_string(),
+            "verified": true,
+            "deep": args.deep,
+            "underReplicated": report.under_replicated().count(),
+            "objects": objects,
+        }),
+        "verified",
+    )
+}
+
+/// `dataseal repair`.
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    #[command(flatten)]
+    stores: StoreArgs,
+    /// A public key (PEM) trusted to sign manifests, with its role; repeatable.
+    #[arg(long = "trust", value_name = "KEY.pub=ROLE", required = true)]
+    trust: Vec<String>,
+    /// Signatures needed in a role (default 1 per trusted role); repeatable.
+    #[arg(long = "threshold", value_name = "ROLE=N")]
+    thresholds: Vec<String>,
+    /// Replicas of every object, overriding the sensitivity class's default.
+    #[arg(long, value_name = "N")]
+    replicas: Option<usize>,
+    /// The version.
+    manifest_cid: String,
+}
+
+/// Runs `dataseal repair`: exit 0 when every object has its replicas, 5 when too few
+/// providers were eligible.
+///
+/// # Errors
+///
+/// A [`Failure`] with the facade's exit code.
+pub fn repair(args: &RepairArgs, json: bool) -> Result<(), Failure> {
+    let cid = parse_cid(&args.manifest_cid)?;
+    let mut repair = Repair::new(cid, trust_policy(&args.trust, &args.thresholds)?);
+    if let Some(n) = args.replicas {
+        repair = repair.rules(dataseal::PlacementRules::default().with_replicas(n));
+    }
+    let mut providers = args.stores.open(false)?;
+    let report = repair
+        .run(&mut providers, &DirCatalog::new(&args.stores.catalog))
+        .map_err(|e| failure(&e))?;
+    for o in &report.objects {
+        let to: Vec<&str> = o.added.iter().map(|p| p.as_str()).collect();
+        say(&format!(
+            "  {:<32} {} -> {} replicas (copied to {}; {} blocks){}",
+            o.path,
+            o.before,
+            o.before + o.added.len(),
+            if to.is_empty() {
+                "none".to_owned()
+            } else {
+                to.join(", ")
+            },
+            o.uploaded,
+            if o.still_missing > 0 {
+                format!("; {} still missing", o.still_missing)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    emit(
+        json,
+        &json!({
+            "manifestCid": cid.to_string(),
+            "complete": report.complete(),
+            "objects": report.objects.iter().map(|o| json!({
+                "path": o.path,
+                "before": o.before,
+                "added": o.added.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+                "uploaded": o.uploaded,
+                "stillMissing": o.still_missing,
+            })).collect::<Vec<_>>(),
+        }),
+        &format!("{} objects repaired", report.objects.len()),
+    )?;
+    if report.complete() {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            5,
+            format!("{cid}: too few eligible providers to restore every replica"),
+        ))
+    }
+}
