@@ -18,6 +18,8 @@ use crate::{EXIT_VERIFY, Failure, show};
 
 /// Exit code: denied by policy.
 pub const EXIT_DENIED: u8 = 3;
+/// Exit code: the version is revoked, erased or under legal hold.
+pub const EXIT_BLOCKED: u8 = 4;
 
 /// `dataseal authorize`.
 #[derive(Debug, Args)]
@@ -152,7 +154,7 @@ fn say(message: &str) {
     let _ = writeln!(io::stderr().lock(), "{message}");
 }
 
-/// Runs `dataseal authorize`: exit 0 allow, 3 deny, 2 malformed input (1 when a
+/// Runs `dataseal authorize`: exit 0 allow, 3 deny, 4 when the version is revoked, erased or held, 2 malformed input (1 when a
 /// manifest envelope in the entities does not verify).
 ///
 /// # Errors
@@ -218,7 +220,13 @@ pub fn authorize(args: &AuthorizeArgs, json: bool) -> Result<(), Failure> {
         } else {
             format!("forbidden by {policies}")
         };
-        Err(Failure::new(EXIT_DENIED, format!("deny: {why}")))
+        match decision.version_blocked() {
+            Some(state) => Err(Failure::new(
+                EXIT_BLOCKED,
+                format!("deny: the version is {state} ({policies})"),
+            )),
+            None => Err(Failure::new(EXIT_DENIED, format!("deny: {why}"))),
+        }
     }
 }
 

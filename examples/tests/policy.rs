@@ -203,7 +203,7 @@ fn authorize_allows_and_denies_with_reasons() {
     // A revoked version.
     w.write_entities("revoked.json", true);
     let out = w.authorize("revoked.json", "ok.json", &[]);
-    assert_eq!(code(&out), 3);
+    assert_eq!(code(&out), 4, "a revoked version is exit 4, not 3");
     assert!(err(&out).contains("state.revoked"), "{}", err(&out));
 
     // A grant for someone else.

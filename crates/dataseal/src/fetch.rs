@@ -33,13 +33,6 @@ pub const MAX_ENVELOPE_LEN: u64 = 256 << 20;
 /// The DSSE payload type of a reproducibility receipt.
 pub const RECEIPT_PAYLOAD_TYPE: &str = "application/vnd.dataseal.receipt+json";
 
-/// The policies whose Deny means the version itself is blocked (exit 4), not the caller.
-const BLOCKING_POLICIES: [(&str, &str); 3] = [
-    ("state.revoked", "revoked"),
-    ("state.erased", "erased"),
-    ("state.legal-hold", "under legal hold"),
-];
-
 /// The decision point a read goes through: the policy engine, what it knows of
 /// principals and versions, the grant verifier, and the audit log every decision is
 /// appended to.
@@ -81,20 +74,17 @@ impl Gate<'_> {
         if decision.is_allowed() {
             return Ok(decision);
         }
-        let fired = decision.determining_policies();
-        if let Some((_, state)) = BLOCKING_POLICIES
-            .iter()
-            .find(|(id, _)| fired.iter().any(|f| f == id))
-        {
+        if let Some(state) = decision.version_blocked() {
             let version = match resource {
                 Resource::Version(cid) => cid.to_string(),
                 other => format!("{other:?}"),
             };
             return Err(Error::Blocked {
                 version,
-                state: (*state).to_owned(),
+                state: state.to_owned(),
             });
         }
+        let fired = decision.determining_policies();
         let mut reason: Vec<String> = fired.to_vec();
         reason.extend(decision.errors().iter().cloned());
         if reason.is_empty() {

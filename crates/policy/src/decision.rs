@@ -67,6 +67,23 @@ impl Decision {
         &self.determining
     }
 
+    /// For a deny caused by the version's own lifecycle state rather than by who asks:
+    /// `"revoked"`, `"erased"` or `"under legal hold"` (the default policies
+    /// `state.revoked`, `state.erased`, `state.legal-hold*`). The command line answers
+    /// such a deny with exit code 4, not 3.
+    #[must_use]
+    pub fn version_blocked(&self) -> Option<&'static str> {
+        if self.allowed {
+            return None;
+        }
+        self.determining.iter().find_map(|id| match id.as_str() {
+            "state.revoked" => Some("revoked"),
+            "state.erased" => Some("erased"),
+            id if id.starts_with("state.legal-hold") => Some("under legal hold"),
+            _ => None,
+        })
+    }
+
     /// Whether a `forbid` was satisfied.
     #[must_use]
     pub fn forbid_fired(&self) -> bool {

@@ -136,7 +136,7 @@ enum Command {
         #[command(subcommand)]
         command: CarCommand,
     },
-    /// Decide a request against the Cedar policies: exit 0 allow, 3 deny.
+    /// Decide a request against the Cedar policies: exit 0 allow, 3 deny, 4 when the version is revoked, erased or held.
     Authorize(dataseal_examples::policy_cli::AuthorizeArgs),
     /// Issue and verify short-lived, purpose-bound access grants.
     Grant {
