@@ -8,221 +8,16 @@
     reason = "tests"
 )]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::*;
 
 use dataseal::base::dsse::TrustPolicy;
-use dataseal::manifest::verify_envelope;
-use dataseal::policy::{
-    AuditLog, EntityRef, EntityStore, Grant, GrantIssuer, GrantRequest, GrantVerifier,
-    PolicyEngine, Principal, VersionRecord, VersionState, verify_log,
-};
+use std::path::PathBuf;
+
+use dataseal::policy::{Principal, VersionState, verify_log};
 use dataseal::reputation::Outcome;
-use dataseal::{
-    DatasetMeta, DirCatalog, ErrorKind, Fetch, FileBroker, Gate, Identity, Problem, Provider,
-    Publish, Published, SigningKey, Timestamp,
-};
-
-const META: &str = r#"{
-  "datasetId": "stories",
-  "version": "1.0.0",
-  "license": "CC-BY-NC-4.0",
-  "licenseConditions": {"academicUse": true, "attribution": true, "commercialUse": false,
-                        "nonCommercialUse": true, "shareAlike": false, "tier": "research-only"},
-  "purposes": ["research", "training"],
-  "regions": ["EU"],
-  "sensitivity": "internal"
-}"#;
-
-/// Deterministic, incompressible-looking bytes.
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-/// The files of the test dataset: sizes around the 64 KiB chunk's boundaries.
-fn files() -> Vec<(&'static str, Vec<u8>)> {
-    let c = 65_536 - 16;
-    vec![
-        ("labels.csv", b"id,label\n1,cat\n2,dog\n".to_vec()),
-        ("train/a.bin", bytes(1, c)),
-        ("train/b.bin", bytes(2, c + 1)),
-        ("train/c.bin", bytes(3, 3 * c - 1)),
-        ("val/d.bin", bytes(4, 200_000)),
-    ]
-}
-
-struct World {
-    root: tempfile::TempDir,
-    publisher: SigningKey,
-    compliance: SigningKey,
-    grant_key: SigningKey,
-    reader: Identity,
-}
-
-impl World {
-    fn new() -> Self {
-        let root = tempfile::tempdir().unwrap();
-        for (path, data) in files() {
-            let p = root.path().join("src").join(path);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, data).unwrap();
-        }
-        Self {
-            root,
-            publisher: SigningKey::generate().unwrap(),
-            compliance: SigningKey::generate().unwrap(),
-            grant_key: SigningKey::generate().unwrap(),
-            reader: Identity::generate(),
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.root.path().join(rel)
-    }
-
-    fn providers(&self, names: &[&str]) -> Vec<Provider> {
-        names
-            .iter()
-            .map(|n| {
-                let dir = self.path(&format!("stores/{n}"));
-                Provider::open(&format!("{n}@DE=dir:{}", dir.display()), true).unwrap()
-            })
-            .collect()
-    }
-
-    fn broker(&self) -> FileBroker {
-        FileBroker::new(self.path("keys"))
-            .recipients([self.reader.to_public()])
-            .identities([self.reader.clone()])
-    }
-
-    fn catalog(&self) -> DirCatalog {
-        DirCatalog::new(self.path("catalog"))
-    }
-
-    fn publish(&self) -> Publish {
-        Publish::new(
-            self.path("src"),
-            DatasetMeta::from_json(META.as_bytes()).unwrap(),
-        )
-        .signer(self.publisher.clone(), "publisher".parse().unwrap())
-        .signer(self.compliance.clone(), "compliance".parse().unwrap())
-        .chunk_size(dataseal::crypt::ChunkSize::new(65_536).unwrap())
-    }
-
-    fn trust(&self) -> TrustPolicy {
-        TrustPolicy::new()
-            .trust(self.publisher.verifying_key(), "publisher".parse().unwrap())
-            .trust(
-                self.compliance.verifying_key(),
-                "compliance".parse().unwrap(),
-            )
-    }
-
-    fn grant(&self, published: &Published, purpose: &str, ttl: i64, at: Timestamp) -> Grant {
-        GrantIssuer::new(self.grant_key.clone(), "stories")
-            .with_ttl_seconds(ttl)
-            .issue(
-                &GrantRequest {
-                    principal: Principal::User("tess".parse().unwrap()),
-                    cid: published.manifest_cid,
-                    purpose: purpose.parse().unwrap(),
-                    region: "DE".parse().unwrap(),
-                },
-                at,
-            )
-            .unwrap()
-    }
-
-    fn fetch(&self, published: &Published, purpose: &str) -> Fetch {
-        Fetch::new(
-            published.manifest_cid,
-            self.trust(),
-            Principal::User("tess".parse().unwrap()),
-            dataseal::policy::Action::Train,
-            purpose.parse().unwrap(),
-            "DE".parse().unwrap(),
-        )
-        .job("job-1")
-    }
-}
-
-struct Decider {
-    engine: PolicyEngine,
-    entities: EntityStore,
-    verifier: GrantVerifier,
-    audit: AuditLog,
-}
-
-impl Decider {
-    fn new(world: &World, published: &Published, state: VersionState) -> Self {
-        let engine = PolicyEngine::with_defaults().unwrap();
-        let verified =
-            verify_envelope(&envelope_of(published), &world.trust(), Timestamp::now()).unwrap();
-        let record = VersionRecord {
-            owner: "olivia".parse().unwrap(),
-            organisation: "stories".parse().unwrap(),
-            uploader: "ulrich".parse().unwrap(),
-            state,
-        };
-        let mut b = EntityStore::builder(&engine);
-        b.add_user(
-            &"tess".parse().unwrap(),
-            &[EntityRef::Role("trainer".parse().unwrap())],
-        )
-        .unwrap();
-        b.add_version(&verified, &record).unwrap();
-        let entities = b.build().unwrap();
-        Self {
-            engine,
-            entities,
-            verifier: GrantVerifier::new(30).trust(world.grant_key.verifying_key()),
-            audit: AuditLog::open(world.path("audit.jsonl")),
-        }
-    }
-
-    fn gate(&self) -> Gate<'_> {
-        Gate {
-            engine: &self.engine,
-            entities: &self.entities,
-            verifier: &self.verifier,
-            audit: Some(&self.audit),
-        }
-    }
-}
-
-fn envelope_of(p: &Published) -> dataseal::base::dsse::Envelope {
-    dataseal::base::dsse::Envelope::from_json(p.envelope.as_bytes()).unwrap()
-}
-
-/// Every regular file under `dir`, relative.
-fn listing(dir: &Path) -> Vec<String> {
-    if !dir.exists() {
-        return Vec::new();
-    }
-    let mut out: Vec<String> = walkdir::WalkDir::new(dir)
-        .into_iter()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.path().strip_prefix(dir).unwrap().display().to_string())
-        .collect();
-    out.sort();
-    out
-}
-
-fn assert_same_as_source(out: &Path) {
-    for (path, data) in files() {
-        assert_eq!(std::fs::read(out.join(path)).unwrap(), data, "{path}");
-    }
-    assert_eq!(listing(out).len(), files().len(), "{:?}", listing(out));
-}
+use dataseal::{ErrorKind, Fetch, Problem, SigningKey, Timestamp};
 
 #[test]
 fn publish_then_fetch_round_trips_every_file() {
@@ -527,21 +322,6 @@ fn refusals_write_nothing_and_map_to_their_exit_codes() {
     assert_eq!(report.records, 7);
 }
 
-/// Flips one byte of every block file of an object in one store.
-fn corrupt_store(store: &Path) -> usize {
-    let mut n = 0;
-    for rel in listing(&store.join("blocks")) {
-        let p = store.join("blocks").join(rel);
-        let mut b = std::fs::read(&p).unwrap();
-        if let Some(x) = b.get_mut(7) {
-            *x ^= 0x20;
-            n += 1;
-        }
-        std::fs::write(&p, b).unwrap();
-    }
-    n
-}
-
 #[test]
 fn a_lying_store_is_routed_around_and_reported() {
     let w = World::new();
@@ -753,4 +533,103 @@ fn verify_reports_replicas_and_repair_restores_them() {
         .run(&mut three, &w.catalog())
         .unwrap_err();
     assert_eq!(err.exit_code(), 5, "{err}");
+}
+
+#[test]
+fn an_interrupted_fetch_resumes_without_reading_completed_files() {
+    let w = World::new();
+    let mut providers = w.providers(&["a", "b"]);
+    let published = w
+        .publish()
+        .run(&mut providers, &w.broker(), &w.catalog())
+        .unwrap();
+    let decider = Decider::new(&w, &published, VersionState::default());
+    let out = w.path("out");
+
+    // The last object (in path order) loses its root block on both stores: the fetch
+    // stops there, unavailable (5), after the files before it are complete.
+    let last = published.objects.last().unwrap();
+    assert_eq!(last.path.as_str(), "val/d.bin");
+    let moved: Vec<(PathBuf, PathBuf)> = ["a", "b"]
+        .iter()
+        .map(|n| {
+            let store =
+                dataseal::transport::DirStore::open(w.path(&format!("stores/{n}"))).unwrap();
+            let path = store.block_path(&last.root);
+            let aside = path.with_extension("aside");
+            std::fs::rename(&path, &aside).unwrap();
+            (path, aside)
+        })
+        .collect();
+    let err = w
+        .fetch(&published, "research")
+        .grant(w.grant(&published, "research", 900, Timestamp::now()))
+        .run(
+            &mut providers,
+            &w.catalog(),
+            &w.broker(),
+            &decider.gate(),
+            &out,
+        )
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 5, "{err}");
+    assert!(err.to_string().contains("val/d.bin"), "{err}");
+    let partial = listing(&out);
+    assert_eq!(partial.len(), 4, "{partial:?}");
+    assert!(!out.join("val/d.bin").exists());
+    assert!(
+        listing(&out.join("val")).is_empty(),
+        "no temporary file is left behind"
+    );
+
+    // The block comes back: the resumed fetch reads only the missing file.
+    for (path, aside) in moved {
+        std::fs::rename(aside, path).unwrap();
+    }
+    let fetched = w
+        .fetch(&published, "research")
+        .grant(w.grant(&published, "research", 900, Timestamp::now()))
+        .run(
+            &mut providers,
+            &w.catalog(),
+            &w.broker(),
+            &decider.gate(),
+            &out,
+        )
+        .unwrap();
+    assert_same_as_source(&out);
+    let read: Vec<&str> = fetched
+        .files
+        .iter()
+        .filter(|f| !f.resumed)
+        .map(|f| f.path.as_str())
+        .collect();
+    assert_eq!(read, ["val/d.bin"]);
+    let blocks: usize = fetched.receipt.objects.iter().map(|o| o.blocks.len()).sum();
+    assert_eq!(
+        blocks, 5,
+        "four leaves of val/d.bin and their parent, nothing else"
+    );
+
+    // A completed file that was altered since is read again, not trusted.
+    std::fs::write(out.join("labels.csv"), b"id,label\n1,cat\n2,cow\n").unwrap();
+    let fetched = w
+        .fetch(&published, "research")
+        .grant(w.grant(&published, "research", 900, Timestamp::now()))
+        .run(
+            &mut providers,
+            &w.catalog(),
+            &w.broker(),
+            &decider.gate(),
+            &out,
+        )
+        .unwrap();
+    assert_same_as_source(&out);
+    let read: Vec<&str> = fetched
+        .files
+        .iter()
+        .filter(|f| !f.resumed)
+        .map(|f| f.path.as_str())
+        .collect();
+    assert_eq!(read, ["labels.csv"]);
 }
