@@ -296,7 +296,9 @@ impl Publish {
             object: String::new(),
         };
 
-        // 4. Encrypt and store every object.
+        // 4. Encrypt and store every object. Only a resumed publish asks the stores
+        // which blocks they already hold.
+        let resumed = journal.resumed();
         let mut objects = Vec::with_capacity(files.len());
         let mut entries = Vec::with_capacity(files.len());
         let mut placed = Vec::with_capacity(files.len());
@@ -329,7 +331,7 @@ impl Publish {
                         },
                     )
                 }
-                None => self.store_object(&rt, f, &encryptor, &stores, &mut progress)?,
+                None => self.store_object(&rt, f, &encryptor, &stores, resumed, &mut progress)?,
             };
             progress.bytes_done = progress
                 .bytes_done
@@ -394,7 +396,7 @@ impl Publish {
             .collect();
         rt.block_on(async {
             for block in &imported.blocks {
-                put_missing(block, &every).await?;
+                put_missing(block, &every, resumed).await?;
             }
             pin_all(&imported.root, &every).await
         })?;
@@ -409,7 +411,6 @@ impl Publish {
             version: version.to_string(),
             published: Timestamp::now(),
         })?;
-        let resumed = journal.resumed();
         journal.finish()?;
         Ok(Published {
             manifest_cid,
@@ -433,6 +434,7 @@ impl Publish {
         f: &SourceFile,
         encryptor: &Encryptor,
         stores: &[(&ProviderId, &dyn Transport)],
+        check: bool,
         progress: &mut Progress,
     ) -> Result<(dataseal_crypt::ObjectHeader, PlacedObject), Error> {
         let file =
@@ -445,7 +447,7 @@ impl Publish {
         let plain_per_chunk = encryptor.chunk_size().plaintext_len() as u64;
         let mut sink = |index: u64, ciphertext: &[u8], cid: &Cid| -> std::io::Result<()> {
             let block = Block::raw(ciphertext.to_vec());
-            match rt.block_on(put_missing(&block, stores)) {
+            match rt.block_on(put_missing(&block, stores, check)) {
                 Ok(n) => {
                     uploaded += n;
                     blocks += stores.len() as u64;
@@ -477,7 +479,7 @@ impl Publish {
             raw_leaves_root(leaves).map_err(|e| Error::transport(f.path.as_str(), e))?;
         rt.block_on(async {
             for block in &dag {
-                uploaded += put_missing(block, stores).await?;
+                uploaded += put_missing(block, stores, check).await?;
                 blocks += stores.len() as u64;
             }
             pin_all(&root, stores).await
@@ -514,17 +516,21 @@ async fn already_stored(
     Some(root)
 }
 
-/// Puts a block on every store that lacks it; returns how many it was put on.
+/// Puts a block on every store that lacks it; returns how many it was put on. With
+/// `check` off (a fresh publish, whose blocks are new) stores are not asked first:
+/// putting is idempotent, and some nodes answer for a missing block only after a
+/// timeout.
 async fn put_missing(
     block: &Block,
     stores: &[(&ProviderId, &dyn Transport)],
+    check: bool,
 ) -> Result<u64, Error> {
     let mut n = 0;
     for (id, s) in stores {
-        let present = s
-            .has(block.cid())
-            .await
-            .map_err(|e| Error::transport(format!("store {id}: block {}", block.cid()), e))?;
+        let present = check
+            && s.has(block.cid())
+                .await
+                .map_err(|e| Error::transport(format!("store {id}: block {}", block.cid()), e))?;
         if !present {
             s.put(block)
                 .await

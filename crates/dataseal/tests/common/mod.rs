@@ -108,13 +108,14 @@ impl World {
     }
 
     pub fn publish(&self) -> Publish {
-        Publish::new(
-            self.path("src"),
-            DatasetMeta::from_json(META.as_bytes()).unwrap(),
-        )
-        .signer(self.publisher.clone(), "publisher".parse().unwrap())
-        .signer(self.compliance.clone(), "compliance".parse().unwrap())
-        .chunk_size(dataseal::crypt::ChunkSize::new(65_536).unwrap())
+        self.publish_meta(DatasetMeta::from_json(META.as_bytes()).unwrap())
+    }
+
+    pub fn publish_meta(&self, meta: DatasetMeta) -> Publish {
+        Publish::new(self.path("src"), meta)
+            .signer(self.publisher.clone(), "publisher".parse().unwrap())
+            .signer(self.compliance.clone(), "compliance".parse().unwrap())
+            .chunk_size(dataseal::crypt::ChunkSize::new(65_536).unwrap())
     }
 
     pub fn trust(&self) -> TrustPolicy {
