@@ -711,33 +711,74 @@ fn quickstart_runs() {
     assert_ok(&out);
     let text = stdout(&out);
     for needle in [
-        "chunk 1 failed authentication",
         "bafkrei",
         "baguqeera",
-        "rejected: dual approval needs both roles",
-        "-> ALLOW (role.trainer.data)",
-        "-> deny (grant.required)",
-        "corrupted block(s) caught by re-hashing",
-        "every byte matches the source",
-        "lying-provider",
+        "on eu-",
+        "a copy signed by the publisher alone is rejected: role compliance",
+        "for research, with a grant     -> ALLOW [\"role.trainer.data\"]",
+        "for research, without a grant  -> exit 3: denied by policy: grant.required",
+        "on a revoked version           -> exit 4: version baguqeera",
+        "audit.jsonl: 3 chained decisions, 2 signed checkpoints, verified",
+        "integrity failures caught by re-hashing, every block served by eu-2;",
+        "every byte in out/ matches the source",
+        "eu-1  score",
+        "eu-2  score",
         "done in",
     ] {
         assert!(text.contains(needle), "{needle}: {text}");
     }
-    assert!(work.join("keys").join("kek.age").exists());
-    assert!(work.join("manifest.dsse.json").exists());
-    assert!(work.join("audit.jsonl").exists());
-    assert!(work.join("store").is_dir());
-    // The manifest it wrote verifies with the CLI's cid command.
+    // Every step is numbered, in order.
+    let steps: Vec<u8> = text
+        .lines()
+        .filter_map(|l| l.split_once(". ")?.0.parse().ok())
+        .collect();
+    assert_eq!(steps, (1..=8).collect::<Vec<_>>(), "{text}");
+    // The fetched files are the source's, byte for byte.
+    for file in ["labels.csv", "train/shard-0000.bin", "train/shard-0001.bin"] {
+        let source = fs::read(work.join("dataset").join(file)).unwrap();
+        assert_eq!(
+            fs::read(work.join("out").join(file)).unwrap(),
+            source,
+            "{file}"
+        );
+    }
+    assert!(work.join("meta.json").is_file());
+    assert!(work.join("stores/eu-1/dataseal-blockstore").is_file());
+    assert!(work.join("stores/eu-2/dataseal-blockstore").is_file());
+    assert!(work.join("receipt.dsse.json").is_file());
+    // The manifest it wrote verifies with the CLI's cid command, and its key is in the
+    // broker, sealed to the reader.
     let cid = dataseal([
         "manifest".as_ref(),
         "cid".as_ref(),
         work.join("manifest.dsse.json").as_os_str(),
     ]);
     assert_ok(&cid);
-    assert!(text.contains(stdout(&cid).trim()));
+    let cid = stdout(&cid).trim().to_owned();
+    assert!(text.contains(&format!("manifest CID {cid}")), "{text}");
+    assert!(work.join("keys").join(format!("{cid}.kek.age")).is_file());
     #[cfg(unix)]
     assert_eq!(mode(&work.join("keys").join("recipient.key")), 0o600);
+    // The audit log holds every decision, the fetch's too, and verifies with the CLI.
+    let audit = dataseal([
+        "--json".as_ref(),
+        "audit".as_ref(),
+        "verify".as_ref(),
+        work.join("audit.jsonl").as_os_str(),
+    ]);
+    assert_ok(&audit);
+    let report: Value = serde_json::from_slice(&audit.stdout).unwrap();
+    assert_eq!(report["intact"], true, "{report}");
+    assert_eq!(report["report"]["records"], 4, "{report}");
+
+    // Run again in the same directory: the earlier run's output is replaced.
+    let again = Command::new(QUICKSTART)
+        .arg("--dir")
+        .arg(&work)
+        .output()
+        .unwrap();
+    assert_ok(&again);
+    assert!(stdout(&again).contains("every byte in out/ matches the source"));
 
     // With no arguments it makes (and keeps) a fresh temporary directory.
     let tmp = dir.path().join("tmp");
