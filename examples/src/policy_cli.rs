@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use dataseal_base::dsse::TrustPolicy;
 use dataseal_base::{Cid, Role, Timestamp, VerifyingKey};
 use dataseal_policy::{
-    AuditLog, EntityStore, Grant, GrantError, GrantIssuer, GrantRequest, GrantVerifier,
+    AuditLog, Clock, EntityStore, Grant, GrantError, GrantIssuer, GrantRequest, GrantVerifier,
     PolicyEngine, Principal, RequestDocument, ServiceAccountId, UserId, read_anchor, verify_log,
 };
 use serde_json::json;
@@ -38,12 +38,18 @@ pub struct AuthorizeArgs {
     /// A public key (PEM) trusted to issue grants; repeatable.
     #[arg(long = "grant-key", value_name = "KEY.pub")]
     grant_keys: Vec<PathBuf>,
-    /// Clock-skew tolerance for grants, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    /// Clock-skew tolerance, in seconds (at most 300): how far the request's `time`, when
+    /// it has one, may be from this machine's clock, and the tolerance for grants.
+    #[arg(long, value_name = "SECONDS", default_value_t = dataseal_policy::DEFAULT_REQUEST_SKEW_SECONDS,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(dataseal_policy::MAX_REQUEST_SKEW_SECONDS)))]
     skew: u32,
     /// Append the decision's audit record to this log.
-    #[arg(long, value_name = "LOG")]
+    #[arg(long, value_name = "LOG", conflicts_with = "what_if")]
     audit_log: Option<PathBuf>,
+    /// Evaluate at the request's own `time` instead of this machine's clock: a what-if
+    /// answer that is never written to an audit log.
+    #[arg(long)]
+    what_if: bool,
 }
 
 /// `dataseal grant …`.
@@ -173,14 +179,24 @@ pub fn authorize(args: &AuthorizeArgs, json: bool) -> Result<(), Failure> {
     let engine = builder
         .build()
         .map_err(|e| policy_failure("policies", &e))?;
+    let clock = if args.what_if {
+        Clock::WhatIf
+    } else {
+        Clock::System {
+            now: Timestamp::now(),
+            skew_seconds: args.skew,
+        }
+    };
+    let (request, grant) = request
+        .into_parts(clock)
+        .map_err(|e| Failure::usage(format!("{}: {e}", show(&args.request))))?;
     let entities = read_document(&args.entities)?;
-    let entities = EntityStore::from_document(&engine, &entities, request.time)
+    let entities = EntityStore::from_document(&engine, &entities, request.now)
         .map_err(|e| policy_failure(&show(&args.entities), &e))?;
     let mut verifier = GrantVerifier::new(args.skew);
     for key in &args.grant_keys {
         verifier = verifier.trust(read_public_key(key)?);
     }
-    let (request, grant) = request.into_parts();
     if let Some(g) = &grant
         && let Err(GrantError::Malformed(why)) = verifier.verify(g, request.now)
     {

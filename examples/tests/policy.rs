@@ -115,12 +115,18 @@ impl World {
         fs::write(self.p(name), doc.to_string()).unwrap();
     }
 
+    /// A grant valid from now (the decision point decides at its own clock).
     fn issue(&self, name: &str, principal: &str, purpose: &str) -> String {
-        let out = run(&[
+        self.issue_at(name, principal, purpose, None)
+    }
+
+    fn issue_at(&self, name: &str, principal: &str, purpose: &str, at: Option<&str>) -> String {
+        let key = self.s("grants/signing.key");
+        let mut args = vec![
             "grant",
             "issue",
             "--key",
-            &self.s("grants/signing.key"),
+            &key,
             "--issuer",
             "grants.test",
             "--principal",
@@ -131,9 +137,11 @@ impl World {
             purpose,
             "--region",
             "DE",
-            "--at",
-            T0,
-        ]);
+        ];
+        if let Some(at) = at {
+            args.extend(["--at", at]);
+        }
+        let out = run(&args);
         assert_eq!(code(&out), 0, "{}", err(&out));
         let token = stdout(&out).trim().to_owned();
         assert!(token.starts_with("v4.public."));
@@ -141,15 +149,22 @@ impl World {
         token
     }
 
+    /// A request without a time of its own: decided at the decision point's clock.
     fn request(&self, name: &str, purpose: &str, grant: Option<&str>) {
+        self.request_at(name, purpose, grant, None);
+    }
+
+    fn request_at(&self, name: &str, purpose: &str, grant: Option<&str>, time: Option<&str>) {
         let mut r = json!({
             "principal": {"user": "tess"},
             "action": "train",
             "resource": {"version": self.cid},
             "purpose": purpose,
             "region": "DE",
-            "time": T1,
         });
+        if let Some(t) = time {
+            r["time"] = Value::String(t.to_owned());
+        }
         if let Some(g) = grant {
             r["grant"] = Value::String(g.to_owned());
         }
@@ -321,7 +336,7 @@ fn an_erroring_user_policy_denies() {
 #[test]
 fn grant_verify() {
     let w = World::new();
-    w.issue("grant.txt", "user:tess", "training");
+    w.issue_at("grant.txt", "user:tess", "training", Some(T0));
     let verify = |at: &str, key: &str, file: &str| {
         run(&[
             "grant",
@@ -440,4 +455,43 @@ fn concurrent_processes_append_whole_records() {
     assert_eq!(code(&out), 0, "{}", err(&out));
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["report"]["records"], 8);
+}
+
+#[test]
+fn decisions_use_the_decision_points_clock() {
+    let w = World::new();
+    let now = dataseal_base::Timestamp::now().to_string();
+    // A request that says it is now (within the skew) is decided.
+    let token = w.issue("grant.txt", "user:tess", "training");
+    w.request_at("now.json", "training", Some(&token), Some(&now));
+    let out = w.authorize("entities.json", "now.json", &[]);
+    assert_eq!(code(&out), 0, "{}", err(&out));
+
+    // A 15-minute grant from two weeks ago, with a request that claims it is still then:
+    // the request's clock is refused (2), whatever it says.
+    let old_grant = w.issue_at("old.txt", "user:tess", "training", Some(T0));
+    w.request_at("stale.json", "training", Some(&old_grant), Some(T1));
+    let out = w.authorize("entities.json", "stale.json", &[]);
+    assert_eq!(code(&out), 2, "{}", err(&out));
+    assert!(err(&out).contains("clock"), "{}", err(&out));
+    // Without a time of its own it is decided now, and the old grant has expired (3).
+    w.request("undated.json", "training", Some(&old_grant));
+    let out = w.authorize("entities.json", "undated.json", &[]);
+    assert_eq!(code(&out), 3, "{}", err(&out));
+
+    // --skew is bounded.
+    let out = w.authorize("entities.json", "now.json", &["--skew", "301"]);
+    assert_eq!(code(&out), 2, "{}", err(&out));
+
+    // A what-if evaluation decides at the request's time, and can never be audited.
+    let out = w.authorize("entities.json", "stale.json", &["--what-if"]);
+    assert_eq!(code(&out), 0, "{}", err(&out));
+    let log = w.s("audit.jsonl");
+    let out = w.authorize(
+        "entities.json",
+        "stale.json",
+        &["--what-if", "--audit-log", &log],
+    );
+    assert_eq!(code(&out), 2, "{}", err(&out));
+    assert!(!w.p("audit.jsonl").exists());
 }

@@ -19,8 +19,20 @@ fn fixed_now() -> Option<Timestamp> {
 
 /// Parses a request document, and if it parses, decides it against an empty store.
 pub fn request_json(data: &[u8]) {
-    if let (Ok(doc), Some(engine)) = (RequestDocument::from_json(data), engine()) {
-        let (request, grant) = doc.into_parts();
+    if let (Ok(doc), Some(engine), Some(now)) =
+        (RequestDocument::from_json(data), engine(), fixed_now())
+    {
+        let clock = if data.first().is_some_and(|b| b % 2 == 0) {
+            crate::Clock::WhatIf
+        } else {
+            crate::Clock::System {
+                now,
+                skew_seconds: crate::DEFAULT_REQUEST_SKEW_SECONDS,
+            }
+        };
+        let Ok((request, grant)) = doc.into_parts(clock) else {
+            return;
+        };
         if let Ok(store) = EntityStore::builder(engine).build() {
             let verifier = GrantVerifier::new(0);
             let decision = engine.decide_presented(&store, request, grant.as_ref(), &verifier);

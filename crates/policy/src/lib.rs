@@ -27,7 +27,10 @@ pub use grant::{
     GrantClaims, GrantError, GrantId, GrantIssuer, GrantRequest, GrantVerifier, VerifiedGrant,
 };
 pub use ids::{Action, CollectionId, GroupId, Principal, Resource, ServiceAccountId, UserId};
-pub use request::{AccessRequest, Approvals, RequestDocument, region_scopes};
+pub use request::{
+    AccessRequest, Approvals, Clock, DEFAULT_REQUEST_SKEW_SECONDS, MAX_REQUEST_SKEW_SECONDS,
+    RequestDocument, region_scopes,
+};
 
 #[doc(hidden)]
 pub mod fuzzing;

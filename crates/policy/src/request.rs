@@ -131,8 +131,11 @@ pub struct RequestDocument {
     pub purpose: Purpose,
     /// The region.
     pub region: Region,
-    /// The caller's clock.
-    pub time: Timestamp,
+    /// The caller's clock, if it says: the decision point decides at its own clock and
+    /// refuses a request whose time is further from it than the allowed skew
+    /// ([`RequestDocument::into_parts`]); only a what-if evaluation decides at this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<Timestamp>,
     /// A grant token (`v4.public.…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant: Option<String>,
@@ -151,9 +154,40 @@ impl RequestDocument {
         serde_json::from_slice(bytes).map_err(|e| crate::Error::Request(e.to_string()))
     }
 
-    /// The request (without its grant) and the grant token presented, if any.
-    #[must_use]
-    pub fn into_parts(self) -> (AccessRequest, Option<crate::Grant>) {
+    /// The request (without its grant) and the grant token presented, if any, decided
+    /// at the time `clock` says.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Request`] when, under [`Clock::System`], the request's own time is
+    /// more than the allowed skew away from the decision point's clock, or the skew
+    /// asked for is over [`MAX_REQUEST_SKEW_SECONDS`]; when, under [`Clock::WhatIf`],
+    /// the request names no time.
+    pub fn into_parts(
+        self,
+        clock: Clock,
+    ) -> Result<(AccessRequest, Option<crate::Grant>), crate::Error> {
+        let now = match clock {
+            Clock::System { now, skew_seconds } => {
+                if skew_seconds > MAX_REQUEST_SKEW_SECONDS {
+                    return Err(crate::Error::Request(format!(
+                        "a clock skew of {skew_seconds} s is over the {MAX_REQUEST_SKEW_SECONDS} s allowed"
+                    )));
+                }
+                if let Some(t) = self.time {
+                    let off = t.unix_seconds().abs_diff(now.unix_seconds());
+                    if off > u64::from(skew_seconds) {
+                        return Err(crate::Error::Request(format!(
+                            "the request's time {t} is {off} s from the decision point's clock {now}; at most {skew_seconds} s is allowed (decisions use the decision point's clock)"
+                        )));
+                    }
+                }
+                now
+            }
+            Clock::WhatIf => self.time.ok_or_else(|| {
+                crate::Error::Request("a what-if evaluation needs the request's time".to_owned())
+            })?,
+        };
         let grant = self.grant.map(crate::Grant::from_token);
         let request = AccessRequest::new(
             self.principal,
@@ -161,9 +195,33 @@ impl RequestDocument {
             self.resource,
             self.purpose,
             self.region,
-            self.time,
+            now,
         )
         .with_approvals(self.approvals);
-        (request, grant)
+        Ok((request, grant))
     }
+}
+
+/// The largest clock difference a decision point accepts between a request's time and
+/// its own clock, in seconds.
+pub const MAX_REQUEST_SKEW_SECONDS: u32 = 300;
+/// The default clock difference accepted, in seconds.
+pub const DEFAULT_REQUEST_SKEW_SECONDS: u32 = 60;
+
+/// Whose clock a decision uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Clock {
+    /// The decision point's own clock (`now`, normally [`Timestamp::now`]); a request's
+    /// time, when present, must be within `skew_seconds` of it
+    /// (at most [`MAX_REQUEST_SKEW_SECONDS`]).
+    System {
+        /// The decision point's clock.
+        now: Timestamp,
+        /// The difference accepted.
+        skew_seconds: u32,
+    },
+    /// A what-if evaluation at the request's own time: never to be recorded in an audit
+    /// log or to release a key.
+    WhatIf,
 }
