@@ -10,6 +10,7 @@ use dataseal_base::{Cid, Role, Timestamp, VerifyingKey};
 use dataseal_policy::{
     AuditLog, Clock, EntityStore, Grant, GrantError, GrantIssuer, GrantRequest, GrantVerifier,
     PolicyEngine, Principal, RequestDocument, ServiceAccountId, UserId, read_anchor, verify_log,
+    verify_sealed_log,
 };
 use serde_json::json;
 
@@ -43,9 +44,22 @@ pub struct AuthorizeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = dataseal_policy::DEFAULT_REQUEST_SKEW_SECONDS,
           value_parser = clap::value_parser!(u32).range(0..=i64::from(dataseal_policy::MAX_REQUEST_SKEW_SECONDS)))]
     skew: u32,
-    /// Append the decision's audit record to this log.
-    #[arg(long, value_name = "LOG", conflicts_with = "what_if")]
+    /// Append the decision's audit record to this log, followed by a checkpoint signed
+    /// with --audit-key.
+    #[arg(
+        long,
+        value_name = "LOG",
+        conflicts_with = "what_if",
+        requires = "audit_key"
+    )]
     audit_log: Option<PathBuf>,
+    /// The Ed25519 key (PKCS#8 PEM) that signs a checkpoint after every append.
+    #[arg(long, value_name = "signing.key", requires = "audit_log")]
+    audit_key: Option<PathBuf>,
+    /// Keep the log's truncation anchor (its latest checkpoint) here instead of beside
+    /// the log: somewhere whoever can rewrite the log cannot.
+    #[arg(long, value_name = "PATH", requires = "audit_log")]
+    anchor: Option<PathBuf>,
     /// Evaluate at the request's own `time` instead of this machine's clock: a what-if
     /// answer that is never written to an audit log.
     #[arg(long)]
@@ -104,8 +118,11 @@ pub enum AuditCommand {
     /// Verify an audit log's hash chain and checkpoints: exit 0 if intact, 1 if broken
     /// (naming the line), 2 if unreadable.
     Verify {
-        /// A public key (PEM) trusted to sign checkpoints; repeatable. Without one,
-        /// checkpoints are checked against the chain but their signatures are not.
+        /// A public key (PEM) trusted to sign checkpoints; repeatable. With one, every
+        /// checkpoint must be signed by a trusted key and the last record must be covered
+        /// by one (exit 1 otherwise); without one, checkpoints are checked against the
+        /// chain but their signatures are not, and the log proves nothing about who
+        /// wrote it.
         #[arg(long = "trust", value_name = "KEY.pub")]
         trust: Vec<PathBuf>,
         /// The last checkpoint known from elsewhere (default: LOG.checkpoint, if present).
@@ -160,6 +177,20 @@ fn say(message: &str) {
     let _ = writeln!(io::stderr().lock(), "{message}");
 }
 
+/// An audit log checkpointed with `key` after every append, its anchor at `anchor` (or
+/// beside the log).
+///
+/// # Errors
+///
+/// Exit 2 for an unreadable key.
+pub fn open_audit_log(log: &Path, key: &Path, anchor: Option<&Path>) -> Result<AuditLog, Failure> {
+    let mut audit = AuditLog::open(log).with_checkpoints(read_signing_key(key)?, 1);
+    if let Some(anchor) = anchor {
+        audit = audit.with_anchor(anchor);
+    }
+    Ok(audit)
+}
+
 /// Runs `dataseal authorize`: exit 0 allow, 3 deny, 4 when the version is revoked, erased or held, 2 malformed input (1 when a
 /// manifest envelope in the entities does not verify).
 ///
@@ -207,8 +238,8 @@ pub fn authorize(args: &AuthorizeArgs, json: bool) -> Result<(), Failure> {
     }
     let now = request.now;
     let decision = engine.decide_presented(&entities, request, grant.as_ref(), &verifier);
-    if let Some(path) = &args.audit_log {
-        AuditLog::open(path)
+    if let (Some(path), Some(key)) = (&args.audit_log, &args.audit_key) {
+        open_audit_log(path, key, args.anchor.as_deref())?
             .append(decision.audit_record(), now)
             .map_err(|e| Failure::usage(format!("{}: {e}", show(path))))?;
     }
@@ -376,8 +407,12 @@ pub fn audit(command: &AuditCommand, json: bool) -> Result<(), Failure> {
             .map_err(|e| Failure::usage(format!("{}: {e}", show(log))))?,
     };
     let bytes = read_document(log)?;
-    let trust = (!trust.is_empty()).then_some(&policy);
-    match verify_log(&bytes, trust, anchor.as_ref()) {
+    let verified = if trust.is_empty() {
+        verify_log(&bytes, None, anchor.as_ref())
+    } else {
+        verify_sealed_log(&bytes, &policy, anchor.as_ref())
+    };
+    match verified {
         Ok(report) => {
             let value = serde_json::to_value(&report)
                 .map_err(|e| Failure::usage(format!("report: {e}")))?;

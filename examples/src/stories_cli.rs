@@ -5,9 +5,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use dataseal::policy::{
-    Action, AuditLog, EntityStore, Grant, GrantVerifier, PolicyEngine, VersionRecord,
-};
+use dataseal::policy::{Action, EntityStore, Grant, GrantVerifier, PolicyEngine, VersionRecord};
 use dataseal::{
     Cid, DatasetMeta, DirCatalog, Fetch, FileBroker, Gate, Identity, Progress, Provider, Publish,
     Recipient, Repair, Verify,
@@ -15,7 +13,7 @@ use dataseal::{
 use serde_json::json;
 
 use crate::manifest_cli::{read_document, read_signing_key, trust_policy};
-use crate::policy_cli::{parse_principal, read_public_key};
+use crate::policy_cli::{open_audit_log, parse_principal, read_public_key};
 use crate::{Failure, progress_bar, show};
 
 /// Where the embedded catalog and key broker live unless told otherwise.
@@ -272,9 +270,16 @@ pub struct FetchArgs {
     /// The job, recorded in the receipt.
     #[arg(long, value_name = "ID")]
     job: Option<String>,
-    /// Append every decision to this audit log.
-    #[arg(long, value_name = "LOG")]
+    /// Append every decision to this audit log, each followed by a checkpoint signed
+    /// with --audit-key.
+    #[arg(long, value_name = "LOG", requires = "audit_key")]
     audit_log: Option<PathBuf>,
+    /// The Ed25519 key (PKCS#8 PEM) that signs the audit log's checkpoints.
+    #[arg(long, value_name = "signing.key", requires = "audit_log")]
+    audit_key: Option<PathBuf>,
+    /// Keep the audit log's truncation anchor here instead of beside the log.
+    #[arg(long, value_name = "PATH", requires = "audit_log")]
+    anchor: Option<PathBuf>,
     /// Write the signed reproducibility receipt here (needs --receipt-key).
     #[arg(long, value_name = "RECEIPT.json", requires = "receipt_key")]
     receipt: Option<PathBuf>,
@@ -369,7 +374,10 @@ pub fn fetch(args: &FetchArgs, json: bool) -> Result<(), Failure> {
     for key in &args.grant_keys {
         verifier = verifier.trust(read_public_key(key)?);
     }
-    let audit = args.audit_log.as_ref().map(AuditLog::open);
+    let audit = match (&args.audit_log, &args.audit_key) {
+        (Some(log), Some(key)) => Some(open_audit_log(log, key, args.anchor.as_deref())?),
+        _ => None,
+    };
     let gate = Gate {
         engine: &engine,
         entities: &entities,

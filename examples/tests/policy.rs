@@ -403,7 +403,16 @@ fn audit_verify_finds_the_broken_line() {
     w.request("nogrant.json", "training", None);
     let log = w.s("audit.jsonl");
     for (req, expect) in [("ok.json", 0), ("nogrant.json", 3), ("ok.json", 0)] {
-        let out = w.authorize("entities.json", req, &["--audit-log", &log]);
+        let out = w.authorize(
+            "entities.json",
+            req,
+            &[
+                "--audit-log",
+                &log,
+                "--audit-key",
+                &w.s("audit/signing.key"),
+            ],
+        );
         assert_eq!(code(&out), expect, "{}", err(&out));
     }
     let out = run(&["audit", "verify", "--json", &log]);
@@ -411,14 +420,75 @@ fn audit_verify_finds_the_broken_line() {
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["report"]["records"], 3);
 
-    tamper(&w.p("audit.jsonl"), 2, "\"deny\"", "\"allow\"");
+    // Every decision is followed by its checkpoint: lines 1, 3, 5 are decisions.
+    assert_eq!(v["report"]["checkpoints"], 3);
+    let trusted = ["--trust", &w.s("audit/signing.pub")];
+    let out = run(&[&["audit", "verify"][..], &trusted, &[&log]].concat());
+    assert_eq!(code(&out), 0, "{}", err(&out));
+    let pristine = fs::read_to_string(w.p("audit.jsonl")).unwrap();
+
+    tamper(&w.p("audit.jsonl"), 3, "\"deny\"", "\"allow\"");
     let out = run(&["audit", "verify", "--json", &log]);
     assert_eq!(code(&out), 1, "{}", err(&out));
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(
         (v["line"].as_u64(), v["kind"].as_str()),
-        (Some(2), Some("edited"))
+        (Some(3), Some("edited"))
     );
+
+    // A forger who flips the deny to allow, drops the checkpoints and re-chains every
+    // line passes the bare chain check, but not a trusted one.
+    let forged = rechain(&pristine.replace("\"deny\"", "\"allow\""));
+    fs::write(w.p("forged.jsonl"), forged).unwrap();
+    let out = run(&["audit", "verify", &w.s("forged.jsonl")]);
+    assert_eq!(
+        code(&out),
+        0,
+        "the bare chain of a re-chained log holds: {}",
+        err(&out)
+    );
+    let out = run(&[&["audit", "verify"][..], &trusted, &[&w.s("forged.jsonl")]].concat());
+    assert_eq!(code(&out), 1, "{}", err(&out));
+    assert!(err(&out).contains("unsealed"), "{}", err(&out));
+
+    // A truncated copy (the last decision and its checkpoint cut) against the anchor.
+    let lines: Vec<&str> = pristine.lines().collect();
+    let cut = lines[..lines.len() - 2].join("\n") + "\n";
+    fs::write(w.p("cut.jsonl"), cut).unwrap();
+    let anchor = format!("{log}.checkpoint");
+    let out = run(&[
+        &["audit", "verify"][..],
+        &trusted,
+        &["--anchor", &anchor, &w.s("cut.jsonl")],
+    ]
+    .concat());
+    assert_eq!(code(&out), 1, "{}", err(&out));
+    assert!(err(&out).contains("truncated"), "{}", err(&out));
+
+    // Decisions with an audit log always have a checkpoint key; the anchor can live
+    // elsewhere.
+    let out = w.authorize(
+        "entities.json",
+        "ok.json",
+        &["--audit-log", &w.s("other.jsonl")],
+    );
+    assert_eq!(code(&out), 2, "{}", err(&out));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let far = elsewhere.path().join("anchor.json");
+    let out = w.authorize(
+        "entities.json",
+        "ok.json",
+        &[
+            "--audit-log",
+            &w.s("other.jsonl"),
+            "--audit-key",
+            &w.s("audit/signing.key"),
+            "--anchor",
+            far.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", err(&out));
+    assert!(far.is_file() && !w.p("other.jsonl.checkpoint").exists());
 
     let out = run(&["audit", "verify", &w.s("nothing.jsonl")]);
     assert_eq!(code(&out), 2);
@@ -443,6 +513,8 @@ fn concurrent_processes_append_whole_records() {
                     &w.s("grants/signing.pub"),
                     "--audit-log",
                     &log,
+                    "--audit-key",
+                    &w.s("audit/signing.key"),
                 ])
                 .spawn()
                 .unwrap()
@@ -494,4 +566,27 @@ fn decisions_use_the_decision_points_clock() {
     );
     assert_eq!(code(&out), 2, "{}", err(&out));
     assert!(!w.p("audit.jsonl").exists());
+}
+
+/// Rewrites a log as a forger would: checkpoint lines dropped, sequence numbers and the
+/// hash chain recomputed over what is left.
+fn rechain(log: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut prev = "0".repeat(64);
+    let mut out = String::new();
+    let mut seq = 0u64;
+    for line in log.lines() {
+        let mut v: Value = serde_json::from_str(line).unwrap();
+        if v["kind"] == "checkpoint" {
+            continue;
+        }
+        v["seq"] = json!(seq);
+        v["prev"] = json!(prev);
+        let text = serde_json::to_string(&v).unwrap();
+        prev = hex::encode(Sha256::digest(text.as_bytes()));
+        out.push_str(&text);
+        out.push('\n');
+        seq += 1;
+    }
+    out
 }

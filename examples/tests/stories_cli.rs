@@ -205,6 +205,8 @@ impl World {
                 "DE",
                 "--audit-log",
                 &self.s("audit.jsonl"),
+                "--audit-key",
+                &self.s("job/signing.key"),
             ]
             .map(str::to_owned),
         );

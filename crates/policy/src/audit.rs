@@ -38,8 +38,12 @@ pub enum FaultKind {
     Truncated,
     /// The last line is incomplete (a crash during an append).
     Torn,
-    /// A checkpoint's signature does not verify, or it signs another chain.
+    /// A checkpoint's signature does not verify, or it signs another chain, or its time
+    /// is before the checkpoint before it.
     BadCheckpoint,
+    /// Records after the last checkpoint, where a trusted checkpoint must cover the last
+    /// record ([`verify_sealed_log`]).
+    Unsealed,
 }
 
 impl fmt::Display for FaultKind {
@@ -53,6 +57,7 @@ impl fmt::Display for FaultKind {
             Self::Truncated => "truncated",
             Self::Torn => "torn",
             Self::BadCheckpoint => "bad checkpoint",
+            Self::Unsealed => "unsealed",
         })
     }
 }
@@ -182,6 +187,39 @@ fn check_checkpoint(
         ));
     }
     Ok(cp)
+}
+
+/// [`verify_log`] for a log that must prove itself: every checkpoint signed by a key
+/// `trust` accepts (within the key's validity window at the checkpoint's time), and the
+/// last record covered by a checkpoint. A log without one, or with records after its
+/// last checkpoint, fails with [`FaultKind::Unsealed`]: anyone can re-chain records
+/// that no signature covers.
+///
+/// # Errors
+///
+/// The first [`AuditFault`].
+pub fn verify_sealed_log(
+    bytes: &[u8],
+    trust: &TrustPolicy,
+    anchor: Option<&Checkpoint>,
+) -> Result<AuditReport, AuditFault> {
+    let report = verify_log(bytes, Some(trust), anchor)?;
+    if report.records > 0 && (report.checkpoints == 0 || report.unsigned_tail > 0) {
+        let line = usize::try_from(report.lines).unwrap_or(usize::MAX);
+        return Err(fault(
+            line,
+            FaultKind::Unsealed,
+            if report.checkpoints == 0 {
+                "no checkpoint signed by a trusted key: the records prove nothing".to_owned()
+            } else {
+                format!(
+                    "the last {} line(s) come after the last signed checkpoint",
+                    report.unsigned_tail
+                )
+            },
+        ));
+    }
+    Ok(report)
 }
 
 /// Verifies a whole log: every line parses, sequence numbers run 0, 1, 2, … without gap
@@ -315,6 +353,18 @@ pub fn verify_log(
                     .ok_or_else(|| fault(n, FaultKind::Malformed, "checkpoint without envelope"))?;
                 let cp = check_checkpoint(value, line.seq, &line.prev, trust)
                     .map_err(|e| fault(n, FaultKind::BadCheckpoint, e))?;
+                if let Some(before) = &report.last_checkpoint
+                    && cp.time < before.time
+                {
+                    return Err(fault(
+                        n,
+                        FaultKind::BadCheckpoint,
+                        format!(
+                            "signed at {}, before the checkpoint before it ({}): checkpoint times only move forward",
+                            cp.time, before.time
+                        ),
+                    ));
+                }
                 report.checkpoints += 1;
                 report.unsigned_tail = 0;
                 report.last_checkpoint = Some(cp);
@@ -379,6 +429,7 @@ pub fn verify_log(
 pub struct AuditLog {
     path: PathBuf,
     signer: Option<(SigningKey, u64)>,
+    anchor: Option<PathBuf>,
 }
 
 /// What an append wrote.
@@ -405,7 +456,16 @@ impl AuditLog {
         Self {
             path: path.into(),
             signer: None,
+            anchor: None,
         }
+    }
+
+    /// Keeps the truncation anchor (the latest checkpoint) at `path` instead of beside
+    /// the log: somewhere whoever can rewrite the log cannot.
+    #[must_use]
+    pub fn with_anchor(mut self, path: impl Into<PathBuf>) -> Self {
+        self.anchor = Some(path.into());
+        self
     }
 
     /// Signs a checkpoint with `key` after every line whose `seq + 1` is a multiple of
@@ -423,10 +483,13 @@ impl AuditLog {
         &self.path
     }
 
-    /// Where the latest checkpoint is also kept, for detecting truncation:
-    /// `LOG.checkpoint` beside the log. Keep a copy elsewhere too.
+    /// Where the latest checkpoint is also kept, for detecting truncation: the path
+    /// given to [`AuditLog::with_anchor`], else `LOG.checkpoint` beside the log.
     #[must_use]
     pub fn anchor_path(&self) -> PathBuf {
+        if let Some(anchor) = &self.anchor {
+            return anchor.clone();
+        }
         let mut name = self.path.file_name().unwrap_or_default().to_os_string();
         name.push(".checkpoint");
         self.path.with_file_name(name)

@@ -13,7 +13,7 @@ mod request;
 
 pub use audit::{
     Appended, AuditFault, AuditLog, AuditReport, CHECKPOINT_PAYLOAD_TYPE, Checkpoint, FaultKind,
-    GENESIS, read_anchor, verify_log,
+    GENESIS, read_anchor, verify_log, verify_sealed_log,
 };
 pub use decision::{AuditRecord, Decision, Effect};
 pub use engine::{
