@@ -109,7 +109,7 @@ impl World {
             "versions": [{
                 "envelope": self.envelope,
                 "owner": "olivia", "organisation": "acme", "uploader": "olivia",
-                "state": {"revoked": revoked}
+                "state": {"revoked": revoked, "legalHold": false, "quarantined": false, "erased": false}
             }]
         });
         fs::write(self.p(name), doc.to_string()).unwrap();

@@ -94,7 +94,13 @@ impl World {
             .unwrap()
     }
 
-    fn record(&self, name: &str, state: Value) {
+    /// A version record whose state is all false but for the flags in `set`.
+    fn record(&self, name: &str, set: Value) {
+        let mut state =
+            json!({"legalHold": false, "revoked": false, "quarantined": false, "erased": false});
+        for (k, v) in set.as_object().unwrap() {
+            state[k] = v.clone();
+        }
         fs::write(
             self.p(name),
             json!({"owner": "olivia", "organisation": "acme", "uploader": "ulrich", "state": state})
@@ -291,6 +297,18 @@ fn publish_fetch_verify_repair_from_the_command_line() {
     w.record("held.json", json!({"legalHold": true}));
     let out = w.fetch(&cid, Some(&grant), "held.json", "out-held", &[]);
     assert_eq!(code(&out), 4, "{}", err(&out));
+    // A record that leaves its state out, or a flag of it, is malformed (2): nothing
+    // about a version's lifecycle defaults to allow.
+    for state in [None, Some(json!({})), Some(json!({"revoked": false}))] {
+        let mut record = json!({"owner": "olivia", "organisation": "acme", "uploader": "ulrich"});
+        if let Some(s) = state {
+            record["state"] = s;
+        }
+        fs::write(w.p("partial.json"), record.to_string()).unwrap();
+        let out = w.fetch(&cid, Some(&grant), "partial.json", "out-partial", &[]);
+        assert_eq!(code(&out), 2, "{}", err(&out));
+        assert!(listing(&w.p("out-partial")).is_empty());
+    }
 
     let mut verify = vec!["verify".to_owned()];
     verify.extend(w.stores(&["a", "b"]));

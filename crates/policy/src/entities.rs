@@ -18,16 +18,12 @@ use crate::{CollectionId, EntityRef, Error, GroupId, ServiceAccountId, UserId};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VersionState {
     /// Frozen as evidence.
-    #[serde(default)]
     pub legal_hold: bool,
     /// Withdrawn.
-    #[serde(default)]
     pub revoked: bool,
     /// Failed or awaiting validation.
-    #[serde(default)]
     pub quarantined: bool,
     /// Keys destroyed.
-    #[serde(default)]
     pub erased: bool,
 }
 
@@ -42,8 +38,8 @@ pub struct VersionRecord {
     pub organisation: GroupId,
     /// Who uploaded it.
     pub uploader: UserId,
-    /// Its lifecycle state.
-    #[serde(default)]
+    /// Its lifecycle state: every flag is required, so a record that forgets one is
+    /// refused rather than read as allowing.
     pub state: VersionState,
 }
 
@@ -180,7 +176,6 @@ struct VersionDocument {
     owner: UserId,
     organisation: GroupId,
     uploader: UserId,
-    #[serde(default)]
     state: VersionState,
 }
 

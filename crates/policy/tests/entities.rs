@@ -17,7 +17,8 @@ fn document(key: &SigningKey, extra: Option<(&str, Value)>) -> Value {
     .unwrap();
     let envelope: Value = serde_json::from_str(&env.to_json()).unwrap();
     let mut version = json!({"envelope": envelope, "owner": "olivia", "organisation": "acme",
-        "uploader": "ulrich", "state": {"legalHold": true}});
+        "uploader": "ulrich", "state": {"legalHold": true, "revoked": false,
+        "quarantined": false, "erased": false}});
     if let Some((k, v)) = extra {
         version[k] = v;
     }
@@ -107,4 +108,26 @@ fn version_attributes_come_from_the_manifest() {
     assert_eq!(attrs["consentBasis"], "none");
     // The earlier of `until` and created + 10 days (2026-01-11).
     assert_eq!(attrs["retentionEnd"], 1_768_089_600);
+}
+
+#[test]
+fn a_version_state_must_be_given_whole() {
+    let key = SigningKey::generate().unwrap();
+    // No state at all, an empty one, or one flag missing: refused, never read as false.
+    let mut doc = document(&key, None);
+    doc["versions"][0].as_object_mut().unwrap().remove("state");
+    let e = load(&doc).unwrap_err();
+    assert!(e.to_string().contains("state"), "{e}");
+    for flag in ["legalHold", "revoked", "quarantined", "erased"] {
+        let mut doc = document(&key, None);
+        doc["versions"][0]["state"]
+            .as_object_mut()
+            .unwrap()
+            .remove(flag);
+        let e = load(&doc).unwrap_err();
+        assert!(e.to_string().contains(flag), "{flag}: {e}");
+    }
+    let mut doc = document(&key, None);
+    doc["versions"][0]["state"] = json!({});
+    assert!(load(&doc).is_err());
 }
