@@ -184,10 +184,11 @@ fn looks_like_envelope(bytes: &[u8]) -> bool {
 ///
 /// Exit 2 naming the file.
 pub fn read_signing_key(path: &Path) -> Result<SigningKey, Failure> {
-    let bytes = read_document(path)?;
-    let text = String::from_utf8(bytes)
+    // The PEM text is a secret: every copy of it is zeroed when dropped.
+    let bytes = zeroize::Zeroizing::new(read_document(path)?);
+    let text = std::str::from_utf8(&bytes)
         .map_err(|_| Failure::usage(format!("{}: not a PEM file", show(path))))?;
-    SigningKey::from_pkcs8_pem(&text).map_err(|e| Failure::usage(format!("{}: {e}", show(path))))
+    SigningKey::from_pkcs8_pem(text).map_err(|e| Failure::usage(format!("{}: {e}", show(path))))
 }
 
 /// `manifest sign`: a new envelope for a manifest, or one more signature on an envelope.

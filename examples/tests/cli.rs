@@ -152,6 +152,7 @@ fn keygen_directory() {
     assert_ok(&out);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["files"].as_array().unwrap().len(), 4);
+    assert_eq!(mode(&keys), 0o700, "a new key directory is private");
 
     let signing = fs::read_to_string(keys.join("signing.key")).unwrap();
     assert!(

@@ -556,7 +556,9 @@ fn keygen_dir(dir: &Path, json: bool) -> Result<(), Failure> {
             existing.join(", ")
         )));
     }
-    fs::create_dir_all(dir)
+    // A new key directory is private (0700), like the private keys in it.
+    std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o700)
+        .create(dir)
         .map_err(|e| Failure::io(format!("cannot create directory {}", show(dir)), &e))?;
 
     let signing =
