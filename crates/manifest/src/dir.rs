@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::path::{check_collisions, join_relative};
 use crate::schema::{Manifest, ObjectEntry, Sha256Digest};
 use crate::{CanonicalPath, Error};
 
@@ -37,7 +38,8 @@ fn ignore_set(patterns: &[String]) -> Result<globset::GlobSet, Error> {
 /// Walks `root` and lists its regular files by canonical path, sorted, leaving out paths
 /// that match an ignore pattern. Symbolic links to files inside the tree are followed;
 /// a link that leaves the tree, or that points to a directory, is an error, as is any
-/// name that is not UTF-8.
+/// name that is not UTF-8, any path [`CanonicalPath::new`] refuses and any two paths that
+/// collide (see [`check_collisions`]).
 fn scan(root: &Path, ignore: &[String]) -> Result<Vec<Found>, Error> {
     let ignore = ignore_set(ignore)?;
     let real_root = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
@@ -61,14 +63,17 @@ fn scan(root: &Path, ignore: &[String]) -> Result<Vec<Found>, Error> {
         if rel.as_os_str().is_empty() {
             continue;
         }
-        let canonical = CanonicalPath::from_relative(rel)?;
-        if ignore.is_match(canonical.as_str()) {
+        // Ignored files and directories need not have names a manifest could list; a
+        // directory's name is checked as part of the files under it.
+        let text = join_relative(rel)?;
+        if ignore.is_match(&text) {
             continue;
         }
         let ft = entry.file_type();
         if ft.is_dir() {
             continue;
         }
+        let canonical = CanonicalPath::new(text)?;
         let file = entry.path().to_path_buf();
         let meta = if ft.is_symlink() {
             let target = fs::canonicalize(&file).map_err(|e| Error::io(&file, e))?;
@@ -109,16 +114,8 @@ fn scan(root: &Path, ignore: &[String]) -> Result<Vec<Found>, Error> {
     }
     // Directory-walk order is per component; the manifest's order is by whole-path bytes.
     found.sort_by(|a, b| a.path.cmp(&b.path));
-    if let Some(pair) = found
-        .windows(2)
-        .find(|w| matches!(w, [a, b] if a.path == b.path))
-        && let Some(dup) = pair.first()
-    {
-        return Err(Error::Path {
-            path: dup.path.as_str().to_owned(),
-            reason: "listed twice",
-        });
-    }
+    // Names that a case-sensitive file system keeps apart but others would merge.
+    check_collisions(found.iter().map(|f| &f.path))?;
     Ok(found)
 }
 
@@ -162,7 +159,10 @@ const RACY_WINDOW: Duration = Duration::from_secs(2);
 ///
 /// # Errors
 ///
-/// [`Error::Path`] for a name that is not UTF-8 or a link leaving the tree,
+/// [`Error::Path`] for a name that is not UTF-8 or not a canonical path (a `:`, a
+/// Windows device name such as `con.txt`, a trailing `.` or space, …) or a link leaving
+/// the tree, [`Error::PathCollision`] for two names that a case-insensitive or
+/// Unicode-normalising file system would merge (`A.csv` and `a.csv`),
 /// [`Error::Io`] for unreadable files, [`Error::Invalid`] for a bad pattern.
 pub fn build_objects(
     root: &Path,

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 /// Everything that can go wrong in `dataseal-manifest`.
 ///
 /// Variants are staged like the pipeline: parsing ([`Error::Json`],
-/// [`Error::NonCanonical`], [`Error::Invalid`], [`Error::Path`]), signatures
+/// [`Error::NonCanonical`], [`Error::Invalid`], [`Error::Path`],
+/// [`Error::PathCollision`]), signatures
 /// ([`Error::Signature`]), and the file system ([`Error::Io`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -32,6 +33,19 @@ pub enum Error {
         /// The offending path, lossily converted to text.
         path: String,
         /// Why it is rejected.
+        reason: &'static str,
+    },
+    /// Two object paths cannot both be written to a case-insensitive or
+    /// Unicode-normalising file system (ext4 with casefold, APFS, NTFS, FAT) and read back
+    /// under the same names: equal after Unicode NFKC normalisation and case folding, a
+    /// file where the other path needs a directory, or one directory spelled two ways.
+    #[error("paths {first:?} and {second:?} collide: {reason}")]
+    PathCollision {
+        /// The path listed (or found) first.
+        first: String,
+        /// The path that collides with it.
+        second: String,
+        /// How they collide.
         reason: &'static str,
     },
     /// The envelope is malformed or its signatures do not meet the trust policy.

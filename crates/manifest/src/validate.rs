@@ -15,14 +15,17 @@ fn is_padded_base64(s: &str) -> bool {
 
 impl Manifest {
     /// Checks every rule of the schema that its types do not already enforce: schema
-    /// version, non-empty name, objects in canonical order with each path once, each
+    /// version, non-empty name, objects in canonical order with each path once and no
+    /// two paths colliding on a case-insensitive or Unicode-normalising file system (see
+    /// [`CanonicalPath::collision_key`](crate::CanonicalPath::collision_key)), each
     /// object either public (`sha256`) or encrypted (`encryption` and `rootCid`), sizes
     /// within 2^53 − 1, a consent basis whenever `pii` is set, a retention end, valid
     /// ignore patterns, and a well-formed sealed section.
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] naming the field at fault.
+    /// [`Error::Invalid`] naming the field at fault; [`Error::PathCollision`] naming two
+    /// colliding object paths.
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |m: String| Err(Error::Invalid(m));
         if self.schema_version != SCHEMA_VERSION {
@@ -53,6 +56,7 @@ impl Manifest {
                 ));
             }
         }
+        crate::path::check_collisions(self.objects.iter().map(|o| &o.path))?;
         for o in &self.objects {
             if o.size > MAX_SAFE_INTEGER {
                 return bad(format!("objects[{}].size: beyond 2^53 - 1", o.path));

@@ -96,6 +96,52 @@ fn non_utf8_names_are_rejected() {
     assert!(err.to_string().contains("UTF-8"), "{err}");
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn names_other_systems_cannot_write_back_are_rejected() {
+    for (name, why) in [
+        ("con.txt", "Windows device"),
+        ("x/a:b", "':'"),
+        ("trailing.", "ending in '.'"),
+        ("what?.csv", "Windows refuses"),
+    ] {
+        let d = tree();
+        write(d.path(), name, b"x");
+        let err = build_objects(d.path(), &[], None).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::Path { .. }), "{name}: {err:?}");
+        assert!(text.contains(name) && text.contains(why), "{name}: {text}");
+        // An ignored file may have any name.
+        write(d.path(), "aux:1.tmp", b"x");
+        assert!(build_objects(d.path(), &[name.to_owned(), "*.tmp".to_owned()], None).is_ok());
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn names_a_case_insensitive_system_would_merge_are_rejected() {
+    for (first, second, why) in [
+        ("A.txt", "a.txt", "same file"),
+        ("cafe\u{301}", "caf\u{e9}", "same file"),
+        ("Deep/q", "deep/a/b/c.txt", "one directory two ways"),
+    ] {
+        let d = tree();
+        write(d.path(), first, b"1");
+        write(d.path(), second, b"2");
+        let err = build_objects(d.path(), &[], None).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::PathCollision { .. }), "{err:?}");
+        assert!(
+            text.contains(&format!("{first:?}"))
+                && text.contains(&format!("{second:?}"))
+                && text.contains(why),
+            "{text}"
+        );
+        let err = check_dir(&sample(), d.path());
+        assert!(matches!(err, Err(Error::PathCollision { .. })), "{err:?}");
+    }
+}
+
 fn manifest_of(root: &Path) -> Manifest {
     let mut m = sample();
     m.ignore = vec!["*.tmp".into()];

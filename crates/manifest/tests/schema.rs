@@ -235,6 +235,52 @@ fn canonical_paths_order_by_bytes() {
     assert_eq!(got, ["E", "a/b", "a/b/c", "a0", "e", "x-y", "x/z", "é"]);
 }
 
+#[test]
+fn colliding_object_paths_are_refused_naming_both() {
+    for (a, b, why) in [
+        ("Data.csv", "data.csv", "same file"),
+        ("caf\u{e9}.txt", "cafe\u{301}.txt", "same file"),
+        ("STRASSE", "stra\u{df}e", "same file"),
+        ("x", "x/y", "needs a directory"),
+        ("Train/a", "train/b", "one directory two ways"),
+    ] {
+        let mut m = sample();
+        m.objects = vec![
+            ObjectEntry::public(a.parse().unwrap(), 1, Sha256Digest([1; 32])),
+            ObjectEntry::public(b.parse().unwrap(), 2, Sha256Digest([2; 32])),
+        ];
+        m.objects.sort_by(|x, y| x.path.cmp(&y.path));
+        let err = m.validate().unwrap_err();
+        assert!(matches!(err, Error::PathCollision { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("{a:?}"))
+                && text.contains(&format!("{b:?}"))
+                && text.contains(why),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn refused_path_forms_do_not_parse_in_a_manifest() {
+    let json = String::from_utf8(sample().to_json().unwrap()).unwrap();
+    for bad in [
+        "c:a.csv", "con.txt", "a.csv.", "a.csv ", "LPT1.csv", "a?.csv",
+    ] {
+        let text = json.replacen(
+            "\"path\":\"a.csv\"",
+            &format!("\"path\":{}", serde_json::to_string(bad).unwrap()),
+            1,
+        );
+        assert_ne!(text, json);
+        let err = Manifest::from_json(text.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("{bad:?}")), "{bad}: {err}");
+    }
+}
+
 fn arb_manifest() -> impl Strategy<Value = Manifest> {
     let paths =
         prop::collection::btree_set("[a-zA-Z0-9 ._-]{1,8}(/[a-zA-Z0-9é ._-]{1,8}){0,2}", 0..20);
@@ -261,6 +307,16 @@ fn arb_manifest() -> impl Strategy<Value = Manifest> {
                 .collect();
             m.objects.sort_by(|a, b| a.path.cmp(&b.path));
             m.objects.dedup_by(|a, b| a.path == b.path);
+            // Keep only paths that do not collide case-insensitively with one kept before.
+            let mut kept: Vec<ObjectEntry> = Vec::new();
+            for o in std::mem::take(&mut m.objects) {
+                kept.push(o);
+                m.objects.clone_from(&kept);
+                if let Err(Error::PathCollision { .. }) = m.validate() {
+                    kept.pop();
+                }
+            }
+            m.objects = kept;
             m.description = desc;
             m.license_conditions.commercial_use = commercial;
             m.created = dataseal_base::Timestamp::from_unix_seconds(created).unwrap();
