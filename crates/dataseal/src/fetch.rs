@@ -25,8 +25,8 @@ use tokio::io::AsyncWrite;
 use crate::broker::{KeyBroker, Release};
 use crate::catalog::Catalog;
 use crate::rules::PlacementRules;
-use crate::store::{Provider, check_distinct};
-use crate::{Error, Progress, ProgressFn, runtime};
+use crate::store::{Provider, connect};
+use crate::{Error, Progress, ProgressFn};
 
 /// The largest envelope read, in bytes.
 pub const MAX_ENVELOPE_LEN: u64 = 256 << 20;
@@ -329,23 +329,26 @@ impl Fetch {
         providers: &mut [Provider],
         catalog: &dyn Catalog,
     ) -> Result<VerifiedManifest, Error> {
-        check_distinct(providers)?;
-        let rt = runtime()?;
-        rt.block_on(async {
-            for p in providers.iter_mut() {
-                p.store_mut().detect().await;
-            }
-        });
-        let all: Vec<usize> = (0..providers.len()).collect();
+        let rt = connect(providers)?;
+        self.verified_envelope(&rt, providers, catalog, Timestamp::now())
+    }
+
+    fn verified_envelope(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        providers: &[Provider],
+        catalog: &dyn Catalog,
+        now: Timestamp,
+    ) -> Result<VerifiedManifest, Error> {
+        let given = self.envelope.as_deref();
         resolve(
-            &rt,
+            rt,
             &self.manifest,
-            self.envelope.as_deref(),
+            given,
             catalog,
             providers,
-            &all,
             &self.trust,
-            Timestamp::now(),
+            now,
         )
     }
 
@@ -371,27 +374,11 @@ impl Fetch {
                 "a fetch needs at least one store".to_owned(),
             ));
         }
-        check_distinct(providers)?;
-        let rt = runtime()?;
-        rt.block_on(async {
-            for p in providers.iter_mut() {
-                p.store_mut().detect().await;
-            }
-        });
+        let rt = connect(providers)?;
         let now = Timestamp::now();
-        let all: Vec<usize> = (0..providers.len()).collect();
 
         // 1. The envelope, checked to carry exactly this version, and its signatures.
-        let manifest = resolve(
-            &rt,
-            &self.manifest,
-            self.envelope.as_deref(),
-            catalog,
-            providers,
-            &all,
-            &self.trust,
-            now,
-        )?;
+        let manifest = self.verified_envelope(&rt, providers, catalog, now)?;
 
         // 2. The decision: nothing is written unless it allows.
         let request = AccessRequest::new(
@@ -622,18 +609,14 @@ impl Fetch {
     }
 }
 
-/// Reads and checks the envelope of `version`.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "an internal step of Fetch::run and verify"
-)]
+/// Reads and checks the envelope of `version`, from `given` or else from the stores
+/// the catalog's entry points to.
 pub(crate) fn resolve(
     rt: &tokio::runtime::Runtime,
     version: &Cid,
     given: Option<&[u8]>,
     catalog: &dyn Catalog,
     providers: &[Provider],
-    order: &[usize],
     trust: &TrustPolicy,
     now: Timestamp,
 ) -> Result<VerifiedManifest, Error> {
@@ -649,11 +632,8 @@ pub(crate) fn resolve(
                     entry.envelope_len
                 )));
             }
-            let stores: Vec<&dyn Transport> = order
-                .iter()
-                .filter_map(|&i| providers.get(i))
-                .map(|p| p.store().transport())
-                .collect();
+            let stores: Vec<&dyn Transport> =
+                providers.iter().map(|p| p.store().transport()).collect();
             let mut read = VerifiedRead::range(entry.envelope, 0, entry.envelope_len);
             let mut bytes = Vec::new();
             rt.block_on(read.run(&stores, &mut bytes))

@@ -18,8 +18,8 @@ use crate::journal::Journal;
 use crate::meta::DatasetMeta;
 use crate::quarantine::{Quarantine, SourceFile};
 use crate::rules::{PlacementRules, region_allowed};
-use crate::store::{Provider, candidate_for, check_distinct};
-use crate::{Error, Progress, ProgressFn, runtime};
+use crate::store::{Provider, candidate_for, connect};
+use crate::{Error, Progress, ProgressFn};
 
 /// How often the journal records finished objects during a publish.
 const JOURNAL_EVERY: Duration = Duration::from_secs(5);
@@ -217,8 +217,7 @@ impl Publish {
                 "a publish needs at least one store".to_owned(),
             ));
         }
-        check_distinct(providers)?;
-        let rt = runtime()?;
+        let rt = connect(providers)?;
 
         // 1. Quarantine, before anything is encrypted.
         let mut quarantine = self.quarantine.clone();
@@ -284,11 +283,6 @@ impl Publish {
             plans.push(idx);
         }
 
-        rt.block_on(async {
-            for p in providers.iter_mut() {
-                p.store_mut().detect().await;
-            }
-        });
         let total: u64 = files.iter().map(|f| f.size).sum();
         let mut progress = Progress {
             bytes_done: 0,

@@ -280,3 +280,16 @@ pub(crate) fn candidate_for(
     }
     c
 }
+
+/// Checks that provider ids are distinct, starts the runtime a synchronous call drives
+/// its I/O on, and asks every node store what it is ([`Store::detect`]).
+pub(crate) fn connect(providers: &mut [Provider]) -> Result<tokio::runtime::Runtime, Error> {
+    check_distinct(providers)?;
+    let rt = crate::runtime()?;
+    rt.block_on(async {
+        for p in providers.iter_mut() {
+            p.store_mut().detect().await;
+        }
+    });
+    Ok(rt)
+}

@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use crate::catalog::Catalog;
 use crate::fetch::resolve;
 use crate::rules::{PlacementRules, region_allowed};
-use crate::store::{Provider, candidate_for, check_distinct};
+use crate::store::{Provider, candidate_for, connect};
 use crate::{Error, runtime};
 
 /// Where one object's replicas are, as found by a deep verification.
@@ -121,28 +121,22 @@ impl Verify {
         providers: &mut [Provider],
         catalog: &dyn Catalog,
     ) -> Result<VerifyReport, Error> {
-        check_distinct(providers)?;
         if providers.is_empty() && (self.deep || self.envelope.is_none()) {
             return Err(Error::Invalid(
                 "a verification needs at least one store".to_owned(),
             ));
         }
-        let rt = runtime()?;
-        rt.block_on(async {
-            for p in providers.iter_mut() {
-                p.store_mut().detect().await;
-            }
-        });
-        let all: Vec<usize> = (0..providers.len()).collect();
+        let rt = connect(providers)?;
+        let given = self.envelope.as_deref();
+        let now = Timestamp::now();
         let manifest = resolve(
             &rt,
             &self.manifest,
-            self.envelope.as_deref(),
+            given,
             catalog,
             providers,
-            &all,
             &self.trust,
-            Timestamp::now(),
+            now,
         )?;
         if !self.deep {
             return Ok(VerifyReport {

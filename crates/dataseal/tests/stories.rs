@@ -333,17 +333,7 @@ fn a_lying_store_is_routed_around_and_reported() {
     assert!(corrupt_store(&w.path("stores/a")) > 5);
     let decider = Decider::new(&w, &published, VersionState::default());
     let out = w.path("out");
-    let fetched = w
-        .fetch(&published, "research")
-        .grant(w.grant(&published, "research", 900, Timestamp::now()))
-        .run(
-            &mut providers,
-            &w.catalog(),
-            &w.broker(),
-            &decider.gate(),
-            &out,
-        )
-        .unwrap();
+    let fetched = w.read(&mut providers, &published, &decider, &out).unwrap();
     assert_same_as_source(&out);
     let bad: Vec<_> = fetched
         .events
@@ -365,15 +355,7 @@ fn a_lying_store_is_routed_around_and_reported() {
     corrupt_store(&w.path("stores/b"));
     let out2 = w.path("out2");
     let err = w
-        .fetch(&published, "research")
-        .grant(w.grant(&published, "research", 900, Timestamp::now()))
-        .run(
-            &mut providers,
-            &w.catalog(),
-            &w.broker(),
-            &decider.gate(),
-            &out2,
-        )
+        .read(&mut providers, &published, &decider, &out2)
         .unwrap_err();
     assert_eq!(err.exit_code(), 1, "{err}");
     assert!(listing(&out2).is_empty(), "{:?}", listing(&out2));
@@ -562,15 +544,7 @@ fn an_interrupted_fetch_resumes_without_reading_completed_files() {
         })
         .collect();
     let err = w
-        .fetch(&published, "research")
-        .grant(w.grant(&published, "research", 900, Timestamp::now()))
-        .run(
-            &mut providers,
-            &w.catalog(),
-            &w.broker(),
-            &decider.gate(),
-            &out,
-        )
+        .read(&mut providers, &published, &decider, &out)
         .unwrap_err();
     assert_eq!(err.exit_code(), 5, "{err}");
     assert!(err.to_string().contains("val/d.bin"), "{err}");
@@ -586,17 +560,7 @@ fn an_interrupted_fetch_resumes_without_reading_completed_files() {
     for (path, aside) in moved {
         std::fs::rename(aside, path).unwrap();
     }
-    let fetched = w
-        .fetch(&published, "research")
-        .grant(w.grant(&published, "research", 900, Timestamp::now()))
-        .run(
-            &mut providers,
-            &w.catalog(),
-            &w.broker(),
-            &decider.gate(),
-            &out,
-        )
-        .unwrap();
+    let fetched = w.read(&mut providers, &published, &decider, &out).unwrap();
     assert_same_as_source(&out);
     let read: Vec<&str> = fetched
         .files
@@ -613,17 +577,7 @@ fn an_interrupted_fetch_resumes_without_reading_completed_files() {
 
     // A completed file that was altered since is read again, not trusted.
     std::fs::write(out.join("labels.csv"), b"id,label\n1,cat\n2,cow\n").unwrap();
-    let fetched = w
-        .fetch(&published, "research")
-        .grant(w.grant(&published, "research", 900, Timestamp::now()))
-        .run(
-            &mut providers,
-            &w.catalog(),
-            &w.broker(),
-            &decider.gate(),
-            &out,
-        )
-        .unwrap();
+    let fetched = w.read(&mut providers, &published, &decider, &out).unwrap();
     assert_same_as_source(&out);
     let read: Vec<&str> = fetched
         .files

@@ -155,6 +155,27 @@ impl World {
     }
 }
 
+impl World {
+    /// Fetches `published` for research with a fresh 15-minute grant.
+    pub fn read(
+        &self,
+        providers: &mut [Provider],
+        published: &Published,
+        decider: &Decider,
+        out: &Path,
+    ) -> Result<dataseal::Fetched, dataseal::Error> {
+        self.fetch(published, "research")
+            .grant(self.grant(published, "research", 900, Timestamp::now()))
+            .run(
+                providers,
+                &self.catalog(),
+                &self.broker(),
+                &decider.gate(),
+                out,
+            )
+    }
+}
+
 pub struct Decider {
     pub engine: PolicyEngine,
     pub entities: EntityStore,
