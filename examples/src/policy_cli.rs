@@ -133,7 +133,12 @@ pub enum AuditCommand {
     },
 }
 
-fn read_text(path: &Path) -> Result<String, Failure> {
+/// Reads a small UTF-8 document.
+///
+/// # Errors
+///
+/// Exit 2 naming the file.
+pub fn read_text(path: &Path) -> Result<String, Failure> {
     String::from_utf8(read_document(path)?)
         .map_err(|_| Failure::usage(format!("{}: not UTF-8", show(path))))
 }

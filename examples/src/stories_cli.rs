@@ -13,7 +13,7 @@ use dataseal::{
 use serde_json::json;
 
 use crate::manifest_cli::{read_document, read_signing_key, trust_policy};
-use crate::policy_cli::{open_audit_log, parse_principal, read_public_key};
+use crate::policy_cli::{open_audit_log, parse_principal, read_public_key, read_text};
 use crate::{Failure, progress_bar, show};
 
 /// Where the embedded catalog and key broker live unless told otherwise.
@@ -61,14 +61,26 @@ impl StoreArgs {
     }
 }
 
+/// The keys trusted to sign manifests, shared by fetch, verify and repair.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// A public key (PEM) trusted to sign manifests, with its role; repeatable.
+    #[arg(long = "trust", value_name = "KEY.pub=ROLE", required = true)]
+    trust: Vec<String>,
+    /// Signatures needed in a role (default 1 per trusted role); repeatable.
+    #[arg(long = "threshold", value_name = "ROLE=N")]
+    thresholds: Vec<String>,
+}
+
+impl TrustArgs {
+    fn policy(&self) -> Result<dataseal::base::dsse::TrustPolicy, Failure> {
+        trust_policy(&self.trust, &self.thresholds)
+    }
+}
+
 fn parse_cid(text: &str) -> Result<Cid, Failure> {
     text.parse()
         .map_err(|e| Failure::usage(format!("MANIFEST_CID {text:?}: {e}")))
-}
-
-fn read_text(path: &Path) -> Result<String, Failure> {
-    String::from_utf8(read_document(path)?)
-        .map_err(|_| Failure::usage(format!("{}: not UTF-8", show(path))))
 }
 
 fn read_recipient(text: &str) -> Result<Recipient, Failure> {
@@ -235,12 +247,8 @@ pub struct FetchArgs {
     /// A file holding the access grant (a PASETO token).
     #[arg(long, value_name = "GRANT")]
     grant: Option<PathBuf>,
-    /// A public key (PEM) trusted to sign manifests, with its role; repeatable.
-    #[arg(long = "trust", value_name = "KEY.pub=ROLE", required = true)]
-    trust: Vec<String>,
-    /// Signatures needed in a role (default 1 per trusted role); repeatable.
-    #[arg(long = "threshold", value_name = "ROLE=N")]
-    thresholds: Vec<String>,
+    #[command(flatten)]
+    trust: TrustArgs,
     /// The decision point's entities (principals, roles, groups; versions optional),
     /// as for `authorize`.
     #[arg(long, value_name = "ENTITIES.json")]
@@ -308,7 +316,7 @@ pub struct FetchArgs {
 /// A [`Failure`] with the facade's exit code.
 pub fn fetch(args: &FetchArgs, json: bool) -> Result<(), Failure> {
     let cid = parse_cid(&args.manifest_cid)?;
-    let trust = trust_policy(&args.trust, &args.thresholds)?;
+    let trust = args.trust.policy()?;
     let action: Action = args
         .action
         .parse()
@@ -440,12 +448,8 @@ pub fn fetch(args: &FetchArgs, json: bool) -> Result<(), Failure> {
 pub struct VerifyArgs {
     #[command(flatten)]
     stores: StoreArgs,
-    /// A public key (PEM) trusted to sign manifests, with its role; repeatable.
-    #[arg(long = "trust", value_name = "KEY.pub=ROLE", required = true)]
-    trust: Vec<String>,
-    /// Signatures needed in a role (default 1 per trusted role); repeatable.
-    #[arg(long = "threshold", value_name = "ROLE=N")]
-    thresholds: Vec<String>,
+    #[command(flatten)]
+    trust: TrustArgs,
     /// Also read every block of every object from every store (no key needed) and say
     /// which stores hold a full replica.
     #[arg(long)]
@@ -464,7 +468,7 @@ pub struct VerifyArgs {
 /// A [`Failure`] with the facade's exit code.
 pub fn verify(args: &VerifyArgs, json: bool) -> Result<(), Failure> {
     let cid = parse_cid(&args.manifest_cid)?;
-    let mut verify = Verify::new(cid, trust_policy(&args.trust, &args.thresholds)?).deep(args.deep);
+    let mut verify = Verify::new(cid, args.trust.policy()?).deep(args.deep);
     if let Some(path) = &args.envelope {
         verify = verify.envelope(read_document(path)?);
     }
@@ -525,12 +529,8 @@ pub fn verify(args: &VerifyArgs, json: bool) -> Result<(), Failure> {
 pub struct RepairArgs {
     #[command(flatten)]
     stores: StoreArgs,
-    /// A public key (PEM) trusted to sign manifests, with its role; repeatable.
-    #[arg(long = "trust", value_name = "KEY.pub=ROLE", required = true)]
-    trust: Vec<String>,
-    /// Signatures needed in a role (default 1 per trusted role); repeatable.
-    #[arg(long = "threshold", value_name = "ROLE=N")]
-    thresholds: Vec<String>,
+    #[command(flatten)]
+    trust: TrustArgs,
     /// Replicas of every object, overriding the sensitivity class's default.
     #[arg(long, value_name = "N")]
     replicas: Option<usize>,
@@ -546,7 +546,7 @@ pub struct RepairArgs {
 /// A [`Failure`] with the facade's exit code.
 pub fn repair(args: &RepairArgs, json: bool) -> Result<(), Failure> {
     let cid = parse_cid(&args.manifest_cid)?;
-    let mut repair = Repair::new(cid, trust_policy(&args.trust, &args.thresholds)?);
+    let mut repair = Repair::new(cid, args.trust.policy()?);
     if let Some(n) = args.replicas {
         repair = repair.rules(dataseal::PlacementRules::default().with_replicas(n));
     }
