@@ -1,0 +1,1002 @@
+//! The registry: every operation is one transaction, retried from the start when the
+//! database reports contention, so it either happens whole or not at all.
+
+use std::time::Duration;
+
+use dataseal_base::{Cid, DatasetId, Role, Timestamp};
+use dataseal_policy::GrantId;
+
+use crate::db::{Arg, BackendKind, Col, Mode, OpenOptions, Pool, Row, Txn};
+use crate::types::{parse_principal, principal_text};
+use crate::{
+    Actor, Change, Error, GrantRevocation, Hold, HoldId, HoldScope, KnownVersion, LifecycleState,
+    NewVersion, Reason, SourceId, StoredCheckpoint, TransitionRecord, VersionStatus,
+};
+
+/// How many times an operation is tried when the database reports contention.
+const MAX_ATTEMPTS: u32 = 50;
+
+/// Runs `$body` (an expression using the transaction `$tx` and evaluating to a
+/// `Result`) in a fresh transaction, commits on `Ok`, rolls back on `Err`, and starts
+/// over on [`Error::Busy`].
+macro_rules! in_tx {
+    ($self:expr, $mode:expr, |$tx:ident| $body:expr) => {{
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let outcome: Result<_, Error> = async {
+                let mut $tx = $self.pool.begin($mode).await?;
+                let value = $body?;
+                $tx.commit().await?;
+                Ok(value)
+            }
+            .await;
+            match outcome {
+                Err(e) if e.is_busy() && attempt < MAX_ATTEMPTS => {
+                    // Back off a little more each time, with jitter from the clock so
+                    // two processes that collided do not collide again in step.
+                    let jitter = u64::from(
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.subsec_nanos())
+                            % 7,
+                    );
+                    let ms = u64::from(attempt.min(10)) * 3 + jitter;
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// The registry: the mutable system of record beside the immutable manifests.
+///
+/// Open it with [`Registry::open`] on `sqlite:PATH` (embedded, the default) or
+/// `postgres://…`; the schema is migrated on open. Cloning shares the connection pool.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    pool: Pool,
+}
+
+fn text(s: impl ToString) -> Arg {
+    Arg::Text(s.to_string())
+}
+
+fn int_of(n: u64, what: &'static str) -> Result<i64, Error> {
+    i64::try_from(n).map_err(|_| Error::InvalidInput {
+        what,
+        value: n.to_string(),
+        rule: "at most 2^63 - 1",
+    })
+}
+
+fn uint(n: i64) -> Result<u64, Error> {
+    u64::try_from(n).map_err(|_| Error::Corrupt(format!("negative count {n}")))
+}
+
+fn time(n: i64) -> Result<Timestamp, Error> {
+    Timestamp::from_unix_seconds(n).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+fn cid(s: &str) -> Result<Cid, Error> {
+    s.parse()
+        .map_err(|_| Error::Corrupt(format!("stored CID {s:?}")))
+}
+
+fn state(s: &str) -> Result<LifecycleState, Error> {
+    s.parse()
+        .map_err(|_| Error::Corrupt(format!("stored state {s:?}")))
+}
+
+/// Reads a `Change` from four columns starting at `i`: principal, role, reason, at.
+fn change_at(row: &Row, i: usize) -> Result<Change, Error> {
+    let role: Role = row
+        .text(i + 1)?
+        .parse()
+        .map_err(|_| Error::Corrupt("stored role".to_owned()))?;
+    let reason: Reason = row
+        .text(i + 2)?
+        .parse()
+        .map_err(|_| Error::Corrupt("stored reason".to_owned()))?;
+    Ok(Change {
+        actor: Actor {
+            principal: parse_principal(&row.text(i)?)?,
+            role,
+        },
+        reason,
+        at: time(row.int(i + 3)?)?,
+    })
+}
+
+fn change_args(c: &Change) -> [Arg; 4] {
+    [
+        Arg::Text(principal_text(&c.actor.principal)),
+        text(&c.actor.role),
+        text(&c.reason),
+        Arg::Int(c.at.unix_seconds()),
+    ]
+}
+
+/// Active holds covering version `$1` of dataset `$2`.
+const COUNT_HOLDS: &str = concat!(
+    "WITH RECURSIVE lineage(cid) AS ( \
+        SELECT CAST($1 AS TEXT) \
+        UNION \
+        SELECT p.parent FROM version_parents p JOIN lineage l ON p.cid = l.cid) ",
+    "SELECT COUNT(*) FROM holds h WHERE h.lifted_at IS NULL AND ( \
+        (h.scope_kind = 'version' AND h.scope_key = $1) \
+        OR (h.scope_kind = 'dataset' AND h.scope_key = $2) \
+        OR (h.scope_kind = 'source' AND h.scope_key IN ( \
+            SELECT s.source FROM version_sources s JOIN lineage l ON s.cid = l.cid)))"
+);
+
+/// Every hold, active or lifted, covering version `$1` of dataset `$2`.
+const HOLDS_COVERING: &str = concat!(
+    "WITH RECURSIVE lineage(cid) AS ( \
+        SELECT CAST($1 AS TEXT) \
+        UNION \
+        SELECT p.parent FROM version_parents p JOIN lineage l ON p.cid = l.cid) ",
+    "SELECT h.id, h.scope_kind, h.scope_key, h.principal, h.role, h.reason, h.at, \
+        h.lifted_principal, h.lifted_role, h.lifted_reason, h.lifted_at, \
+        h.placed_revision, h.lifted_revision \
+     FROM holds h WHERE ( \
+        (h.scope_kind = 'version' AND h.scope_key = $1) \
+        OR (h.scope_kind = 'dataset' AND h.scope_key = $2) \
+        OR (h.scope_kind = 'source' AND h.scope_key IN ( \
+            SELECT s.source FROM version_sources s JOIN lineage l ON s.cid = l.cid))) \
+     ORDER BY h.id"
+);
+
+const HOLD_COLS: [Col; 13] = [
+    Col::Int,  // id
+    Col::Text, // scope_kind
+    Col::Text, // scope_key
+    Col::Text, // principal
+    Col::Text, // role
+    Col::Text, // reason
+    Col::Int,  // at
+    Col::Text, // lifted_principal
+    Col::Text, // lifted_role
+    Col::Text, // lifted_reason
+    Col::Int,  // lifted_at
+    Col::Int,  // placed_revision
+    Col::Int,  // lifted_revision
+];
+
+/// Whether a source version `$1` derives from (through its parents) was withdrawn.
+const COUNT_WITHDRAWN: &str = concat!(
+    "WITH RECURSIVE lineage(cid) AS ( \
+        SELECT CAST($1 AS TEXT) \
+        UNION \
+        SELECT p.parent FROM version_parents p JOIN lineage l ON p.cid = l.cid) ",
+    "SELECT COUNT(*) FROM withdrawn_sources w WHERE w.source IN ( \
+        SELECT s.source FROM version_sources s JOIN lineage l ON s.cid = l.cid)"
+);
+
+/// Every registered version derived from source `$1`, directly or through parents.
+const DERIVED: &str = "WITH RECURSIVE derived(cid) AS ( \
+        SELECT cid FROM version_sources WHERE source = $1 \
+        UNION \
+        SELECT p.cid FROM version_parents p JOIN derived d ON p.parent = d.cid) \
+    SELECT cid FROM derived ORDER BY cid";
+
+fn hold_from_row(row: &Row) -> Result<Hold, Error> {
+    let id = HoldId(row.int(0)?);
+    let scope = HoldScope::parse(&row.text(1)?, &row.text(2)?)?;
+    let placed = change_at(row, 3)?;
+    let lifted = match row.opt_int(10)? {
+        None => None,
+        Some(_) => Some(change_at(row, 7)?),
+    };
+    Ok(Hold {
+        id,
+        scope,
+        placed,
+        lifted,
+        placed_revision: row.opt_int(11)?.map(uint).transpose()?,
+        lifted_revision: row.opt_int(12)?.map(uint).transpose()?,
+    })
+}
+
+async fn count_holds(tx: &mut Txn, cid: &Cid, dataset: &str) -> Result<u64, Error> {
+    let row = tx
+        .fetch_optional(COUNT_HOLDS, &[text(cid), text(dataset)], &[Col::Int])
+        .await?
+        .ok_or_else(|| Error::Corrupt("COUNT returned no row".to_owned()))?;
+    uint(row.int(0)?)
+}
+
+async fn consent_withdrawn(tx: &mut Txn, cid: &Cid) -> Result<bool, Error> {
+    let row = tx
+        .fetch_optional(COUNT_WITHDRAWN, &[text(cid)], &[Col::Int])
+        .await?
+        .ok_or_else(|| Error::Corrupt("COUNT returned no row".to_owned()))?;
+    Ok(row.int(0)? > 0)
+}
+
+/// `(dataset, state, retention_until, revision)` of a version.
+async fn load_version(
+    tx: &mut Txn,
+    cid: &Cid,
+) -> Result<Option<(String, LifecycleState, Option<i64>, i64)>, Error> {
+    let Some(row) = tx
+        .fetch_optional(
+            "SELECT dataset_id, state, retention_until, revision FROM versions WHERE cid = $1",
+            &[text(cid)],
+            &[Col::Text, Col::Text, Col::Int, Col::Int],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((
+        row.text(0)?,
+        state(&row.text(1)?)?,
+        row.opt_int(2)?,
+        row.int(3)?,
+    )))
+}
+
+fn next_revision(cid: &Cid, revision: i64) -> Result<i64, Error> {
+    revision
+        .checked_add(1)
+        .ok_or_else(|| Error::Corrupt(format!("version {cid}: revision {revision} cannot grow")))
+}
+
+/// Adds one to a version's revision (the compare-and-set on `revision` catches any
+/// writer that got in between) and returns the new revision.
+async fn bump_revision(tx: &mut Txn, cid: &Cid, seen: i64) -> Result<i64, Error> {
+    let next = next_revision(cid, seen)?;
+    let n = tx
+        .execute(
+            "UPDATE versions SET revision = revision + 1 WHERE cid = $1 AND revision = $2",
+            &[text(cid), Arg::Int(seen)],
+        )
+        .await?;
+    if n == 1 {
+        Ok(next)
+    } else {
+        Err(Error::Busy(format!("version {cid} changed concurrently")))
+    }
+}
+
+impl Registry {
+    /// Opens (creating it if needed) the registry at `url` and brings its schema up to
+    /// date: `sqlite:PATH` (or `sqlite://PATH`) for an embedded file (created if missing), or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?OPTIONS]` for a server.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUrl`] for any other URL; [`Error::Database`] if the database
+    /// cannot be reached or created; [`Error::Migrate`] if the schema cannot be brought
+    /// up to date, or was written by a newer version of this library.
+    pub async fn open(url: &str) -> Result<Self, Error> {
+        Self::open_with(url, &OpenOptions::default()).await
+    }
+
+    /// As [`Registry::open`], with the options given: whether a missing SQLite file is
+    /// created, and how long to try to reach a PostgreSQL server.
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::open`], and [`Error::Missing`] for a SQLite file that does not
+    /// exist when `options` do not create it; a PostgreSQL server that cannot be reached
+    /// within the timeout is [`Error::Database`].
+    pub async fn open_with(url: &str, options: &OpenOptions) -> Result<Self, Error> {
+        Ok(Self {
+            pool: Pool::open(url, options).await?,
+        })
+    }
+
+    /// Which database the registry lives in.
+    #[must_use]
+    pub fn backend(&self) -> BackendKind {
+        self.pool.kind()
+    }
+
+    /// Closes every connection; later calls fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Registers a version as `quarantined`, with its lineage and retention end,
+    /// recording `change` as revision 0 of its history.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyRegistered`] if the CID is known; [`Error::InvalidInput`] if the
+    /// version names itself as its parent. Nothing changes on any error.
+    pub async fn register(&self, version: &NewVersion, change: &Change) -> Result<(), Error> {
+        if version.parents.contains(&version.cid) {
+            return Err(Error::InvalidInput {
+                what: "parent version",
+                value: version.cid.to_string(),
+                rule: "a version other than the one registered",
+            });
+        }
+        in_tx!(self, Mode::Write, |tx| async {
+            if load_version(&mut tx, &version.cid).await?.is_some() {
+                return Err(Error::AlreadyRegistered(version.cid));
+            }
+            tx.execute(
+                "INSERT INTO versions (cid, dataset_id, state, retention_until, revision) \
+                 VALUES ($1, $2, $3, $4, 0)",
+                &[
+                    text(version.cid),
+                    text(&version.dataset),
+                    text(LifecycleState::Quarantined),
+                    Arg::OptInt(version.retention_until.map(Timestamp::unix_seconds)),
+                ],
+            )
+            .await?;
+            for parent in &version.parents {
+                tx.execute(
+                    "INSERT INTO version_parents (cid, parent) VALUES ($1, $2) \
+                     ON CONFLICT DO NOTHING",
+                    &[text(version.cid), text(parent)],
+                )
+                .await?;
+            }
+            for source in &version.sources {
+                tx.execute(
+                    "INSERT INTO version_sources (cid, source) VALUES ($1, $2) \
+                     ON CONFLICT DO NOTHING",
+                    &[text(version.cid), text(source)],
+                )
+                .await?;
+            }
+            let [p, r, why, at] = change_args(change);
+            tx.execute(
+                "INSERT INTO transitions \
+                 (cid, revision, from_state, to_state, principal, role, reason, at) \
+                 VALUES ($1, 0, NULL, $2, $3, $4, $5, $6)",
+                &[
+                    text(version.cid),
+                    text(LifecycleState::Quarantined),
+                    p,
+                    r,
+                    why,
+                    at,
+                ],
+            )
+            .await?;
+            Ok::<_, Error>(())
+        }
+        .await)
+    }
+
+    /// Moves a version to `to` from whatever state it is in, if the transition table
+    /// allows it; returns the version's new revision.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownVersion`]; [`Error::IllegalTransition`] if the table forbids the
+    /// move; [`Error::Held`] if a legal hold covers the version and `to` is `expired`,
+    /// `archived` or `erased`. Nothing changes on any error.
+    pub async fn transition(
+        &self,
+        cid: &Cid,
+        to: LifecycleState,
+        change: &Change,
+    ) -> Result<u64, Error> {
+        self.move_version(cid, None, to, change).await
+    }
+
+    /// As [`Registry::transition`], but only if the version is in state `from`: a
+    /// compare-and-set for callers that decided on what they read earlier.
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::transition`], and [`Error::StateMismatch`] if the version is not
+    /// in `from`.
+    pub async fn transition_from(
+        &self,
+        cid: &Cid,
+        from: LifecycleState,
+        to: LifecycleState,
+        change: &Change,
+    ) -> Result<u64, Error> {
+        self.move_version(cid, Some(from), to, change).await
+    }
+
+    async fn move_version(
+        &self,
+        cid: &Cid,
+        expected: Option<LifecycleState>,
+        to: LifecycleState,
+        change: &Change,
+    ) -> Result<u64, Error> {
+        in_tx!(self, Mode::Write, |tx| async {
+            let (dataset, from, _, revision) = load_version(&mut tx, cid)
+                .await?
+                .ok_or(Error::UnknownVersion(*cid))?;
+            if let Some(expected) = expected
+                && expected != from
+            {
+                return Err(Error::StateMismatch {
+                    cid: *cid,
+                    expected,
+                    found: from,
+                });
+            }
+            if !from.can_move_to(to) {
+                return Err(Error::IllegalTransition {
+                    cid: *cid,
+                    from,
+                    to,
+                });
+            }
+            if to.refused_while_held() {
+                let holds = count_holds(&mut tx, cid, &dataset).await?;
+                if holds > 0 {
+                    return Err(Error::Held {
+                        cid: *cid,
+                        to,
+                        holds,
+                    });
+                }
+            }
+            let next = next_revision(cid, revision)?;
+            // The compare-and-set: state and revision as read, or nothing.
+            let n = tx
+                .execute(
+                    "UPDATE versions SET state = $2, revision = revision + 1 \
+                     WHERE cid = $1 AND state = $3 AND revision = $4",
+                    &[text(cid), text(to), text(from), Arg::Int(revision)],
+                )
+                .await?;
+            if n != 1 {
+                return Err(Error::Busy(format!("version {cid} changed concurrently")));
+            }
+            let [p, r, why, at] = change_args(change);
+            tx.execute(
+                "INSERT INTO transitions \
+                 (cid, revision, from_state, to_state, principal, role, reason, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    text(cid),
+                    Arg::Int(next),
+                    text(from),
+                    text(to),
+                    p,
+                    r,
+                    why,
+                    at,
+                ],
+            )
+            .await?;
+            uint(next)
+        }
+        .await)
+    }
+
+    /// A version's history, oldest first: its registration, then every transition.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownVersion`].
+    pub async fn history(&self, cid: &Cid) -> Result<Vec<TransitionRecord>, Error> {
+        in_tx!(self, Mode::Read, |tx| async {
+            if load_version(&mut tx, cid).await?.is_none() {
+                return Err(Error::UnknownVersion(*cid));
+            }
+            let rows = tx
+                .fetch_all(
+                    "SELECT revision, from_state, to_state, principal, role, reason, at \
+                     FROM transitions WHERE cid = $1 ORDER BY revision",
+                    &[text(cid)],
+                    &[
+                        Col::Int,
+                        Col::Text,
+                        Col::Text,
+                        Col::Text,
+                        Col::Text,
+                        Col::Text,
+                        Col::Int,
+                    ],
+                )
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let c = change_at(row, 3)?;
+                    Ok(TransitionRecord {
+                        revision: uint(row.int(0)?)?,
+                        from: row.opt_text(1)?.as_deref().map(state).transpose()?,
+                        to: state(&row.text(2)?)?,
+                        actor: c.actor,
+                        reason: c.reason,
+                        at: c.at,
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()
+        }
+        .await)
+    }
+
+    /// What a decision needs to know about a version now: [`VersionStatus::Unknown`]
+    /// for a version the registry has never seen (the caller denies).
+    ///
+    /// # Errors
+    ///
+    /// Only database failures.
+    pub async fn status(&self, cid: &Cid) -> Result<VersionStatus, Error> {
+        in_tx!(self, Mode::Read, |tx| async {
+            let Some((dataset, state, retention, revision)) = load_version(&mut tx, cid).await?
+            else {
+                return Ok(VersionStatus::Unknown);
+            };
+            let active_holds = count_holds(&mut tx, cid, &dataset).await?;
+            let consent_withdrawn = consent_withdrawn(&mut tx, cid).await?;
+            Ok(VersionStatus::Known(KnownVersion {
+                cid: *cid,
+                dataset: dataset
+                    .parse::<DatasetId>()
+                    .map_err(|_| Error::Corrupt(format!("stored dataset id {dataset:?}")))?,
+                state,
+                active_holds,
+                consent_withdrawn,
+                retention_until: retention.map(time).transpose()?,
+                revision: uint(revision)?,
+            }))
+        }
+        .await)
+    }
+
+    /// Places a legal hold. A version scope needs a registered version; dataset and
+    /// source scopes may name ones with no version yet, and cover versions registered
+    /// later.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownVersion`] for a version scope naming an unknown version.
+    pub async fn place_hold(&self, scope: &HoldScope, change: &Change) -> Result<HoldId, Error> {
+        in_tx!(self, Mode::Write, |tx| async {
+            let placed_revision = match scope {
+                HoldScope::Version(cid) => {
+                    let (_, _, _, revision) = load_version(&mut tx, cid)
+                        .await?
+                        .ok_or(Error::UnknownVersion(*cid))?;
+                    Some(bump_revision(&mut tx, cid, revision).await?)
+                }
+                _ => None,
+            };
+            let [p, r, why, at] = change_args(change);
+            let row = tx
+                .fetch_optional(
+                    "INSERT INTO holds \
+                     (scope_kind, scope_key, principal, role, reason, at, placed_revision) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                    &[
+                        text(scope.kind()),
+                        Arg::Text(scope.key()),
+                        p,
+                        r,
+                        why,
+                        at,
+                        Arg::OptInt(placed_revision),
+                    ],
+                    &[Col::Int],
+                )
+                .await?
+                .ok_or_else(|| Error::Corrupt("INSERT returned no id".to_owned()))?;
+            Ok(HoldId(row.int(0)?))
+        }
+        .await)
+    }
+
+    /// Lifts a legal hold; only the role that placed it may.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownHold`]; [`Error::HoldNotActive`] if it was already lifted;
+    /// [`Error::WrongRole`] if `change` is in another role than the one that placed it.
+    pub async fn lift_hold(&self, id: HoldId, change: &Change) -> Result<(), Error> {
+        in_tx!(self, Mode::Write, |tx| async {
+            let row = tx
+                .fetch_optional(
+                    "SELECT scope_kind, scope_key, role, lifted_at FROM holds WHERE id = $1",
+                    &[Arg::Int(id.0)],
+                    &[Col::Text, Col::Text, Col::Text, Col::Int],
+                )
+                .await?
+                .ok_or(Error::UnknownHold(id))?;
+            if row.opt_int(3)?.is_some() {
+                return Err(Error::HoldNotActive(id));
+            }
+            let placed: Role = row
+                .text(2)?
+                .parse()
+                .map_err(|_| Error::Corrupt("stored role".to_owned()))?;
+            if placed != change.actor.role {
+                return Err(Error::WrongRole {
+                    hold: id,
+                    placed,
+                    offered: change.actor.role.clone(),
+                });
+            }
+            let lifted_revision = match HoldScope::parse(&row.text(0)?, &row.text(1)?)? {
+                HoldScope::Version(cid) => {
+                    let (_, _, _, revision) = load_version(&mut tx, &cid)
+                        .await?
+                        .ok_or(Error::UnknownVersion(cid))?;
+                    Some(bump_revision(&mut tx, &cid, revision).await?)
+                }
+                _ => None,
+            };
+            let [p, r, why, at] = change_args(change);
+            let n = tx
+                .execute(
+                    "UPDATE holds SET lifted_principal = $2, lifted_role = $3, \
+                     lifted_reason = $4, lifted_at = $5, lifted_revision = $6 \
+                     WHERE id = $1 AND lifted_at IS NULL",
+                    &[Arg::Int(id.0), p, r, why, at, Arg::OptInt(lifted_revision)],
+                )
+                .await?;
+            if n != 1 {
+                return Err(Error::Busy(format!("{id} changed concurrently")));
+            }
+            Ok(())
+        }
+        .await)
+    }
+
+    /// One hold by id, active or lifted.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownHold`].
+    pub async fn hold(&self, id: HoldId) -> Result<Hold, Error> {
+        in_tx!(self, Mode::Read, |tx| async {
+            let row = tx
+                .fetch_optional(
+                    "SELECT id, scope_kind, scope_key, principal, role, reason, at, \
+                     lifted_principal, lifted_role, lifted_reason, lifted_at, \
+                     placed_revision, lifted_revision \
+                     FROM holds WHERE id = $1",
+                    &[Arg::Int(id.0)],
+                    &HOLD_COLS,
+                )
+                .await?
+                .ok_or(Error::UnknownHold(id))?;
+            hold_from_row(&row)
+        }
+        .await)
+    }
+
+    /// Every hold, active or lifted, that covers a version (by version, dataset or
+    /// source scope), oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownVersion`].
+    pub async fn holds_covering(&self, cid: &Cid) -> Result<Vec<Hold>, Error> {
+        in_tx!(self, Mode::Read, |tx| async {
+            let (dataset, _, _, _) = load_version(&mut tx, cid)
+                .await?
+                .ok_or(Error::UnknownVersion(*cid))?;
+            let rows = tx
+                .fetch_all(HOLDS_COVERING, &[text(cid), text(dataset)], &HOLD_COLS)
+                .await?;
+            rows.iter()
+                .map(hold_from_row)
+                .collect::<Result<Vec<_>, _>>()
+        }
+        .await)
+    }
+
+    /// Revokes a grant by id; returns `false` if it was already revoked (the first
+    /// revocation is kept).
+    ///
+    /// # Errors
+    ///
+    /// Only database failures.
+    pub async fn revoke_grant(&self, grant: &GrantId, change: &Change) -> Result<bool, Error> {
+        in_tx!(self, Mode::Write, |tx| async {
+            let [p, r, why, at] = change_args(change);
+            let n = tx
+                .execute(
+                    "INSERT INTO revoked_grants (grant_id, principal, role, reason, at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (grant_id) DO NOTHING",
+                    &[text(grant), p, r, why, at],
+                )
+                .await?;
+            Ok::<_, Error>(n == 1)
+        }
+        .await)
+    }
+
+    /// The revocation of a grant, if it was revoked.
+    ///
+    /// # Errors
+    ///
+    /// Only database failures.
+    pub async fn grant_revocation(
+        &self,
+        grant: &GrantId,
+    ) -> Result<Option<GrantRevocation>, Error> {
+        in_tx!(self, Mode::Read, |tx| async {
+            let row = tx
+                .fetch_optional(
+                    "SELECT principal, role, reason, at FROM revoked_grants \
+                     WHERE grant_id = $1",
+                    &[text(grant)],
+                    &[Col::Text, Col::Text, Col::Text, Col::Int],
+                )
+                .await?;
+            row.map(|row| {
+                Ok(GrantRevocation {
+                    grant: grant.clone(),
+                    revoked: change_at(&row, 0)?,
+                })
+            })
+            .transpose()
+        }
+        .await)
+    }
+
+    /// Records that consent was withdrawn for a source, and returns every registered
+    /// version derived from it, directly or through parent versions, sorted by CID. From
+    /// now on [`Registry::status`] reports those versions, and any registered later
+    /// from the same lineage, as `consent_withdrawn`.
+    ///
+    /// # Errors
+    ///
+    /// Only database failures.
+    pub async fn withdraw_consent(
+        &self,
+        source: &SourceId,
+        change: &Change,
+    ) -> Result<Vec<Cid>, Error> {
+        in_tx!(self, Mode::Write, |tx| async {
+            let [p, r, why, at] = change_args(change);
+            tx.execute(
+                "INSERT INTO withdrawn_sources (source, principal, role, reason, at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source) DO NOTHING",
+                &[text(source), p, r, why, at],
+            )
+            .await?;
+            derived(&mut tx, source).await
+        }
+        .await)
+    }
+
+    /// Who withdrew consent for a source, in which role, why and when; `None` if
+    /// consent was never withdrawn.
+    ///
+    /// # Errors
+    ///
+    /// Only database failures.
+    pub async fn consent_withdrawal(&self, source: &SourceId) -> Result<Option<Change>, Error> {
+        in_tx!(self, Mode::Read, |tx| async {
+            let row = tx
+                .fetch_optional(
+                    "SELECT principal, role, reason, at FROM withdrawn_sources \
+                     WHERE source = $1",
+                    &[text(source)],
+                    &[Col::Text, Col::Text, Col::Text, Col::Int],
+                )
+                .await?;
+            row.map(|row| change_at(&row, 0)).transpose()
+        }
+        .await)
+    }
+
+    /// Every registered version derived from a source, directly or through parent
+    /// versions, sorted by CID.
+    ///
+    /// # Errors
+    ///
+    /// Only database failures.
+    pub async fn derived_from(&self, source: &SourceId) -> Result<Vec<Cid>, Error> {
+        in_tx!(self, Mode::Read, |tx| derived(&mut tx, source).await)
+    }
+
+    /// Sets (or clears) the end of a version's retention.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownVersion`].
+    pub async fn set_retention(&self, cid: &Cid, until: Option<Timestamp>) -> Result<(), Error> {
+        in_tx!(self, Mode::Write, |tx| async {
+            let n = tx
+                .execute(
+                    "UPDATE versions SET retention_until = $2 WHERE cid = $1",
+                    &[text(cid), Arg::OptInt(until.map(Timestamp::unix_seconds))],
+                )
+                .await?;
+            if n == 0 {
+                return Err(Error::UnknownVersion(*cid));
+            }
+            Ok(())
+        }
+        .await)
+    }
+
+    /// Versions whose retention ended at or before `now`, that no legal hold covers,
+    /// and that are not yet expired, archived or erased: what a retention sweep acts
+    /// on. Sorted by CID.
+    ///
+    /// # Errors
+    ///
+    /// Only database failures.
+    pub async fn past_retention(&self, now: Timestamp) -> Result<Vec<Cid>, Error> {
+        in_tx!(self, Mode::Read, |tx| async {
+            let rows = tx
+                .fetch_all(
+                    "SELECT cid, dataset_id FROM versions \
+                     WHERE retention_until IS NOT NULL AND retention_until <= $1 \
+                     AND state NOT IN ('expired', 'archived', 'erased') ORDER BY cid",
+                    &[Arg::Int(now.unix_seconds())],
+                    &[Col::Text, Col::Text],
+                )
+                .await?;
+            let mut out = Vec::new();
+            for row in rows {
+                let c = cid(&row.text(0)?)?;
+                if count_holds(&mut tx, &c, &row.text(1)?).await? == 0 {
+                    out.push(c);
+                }
+            }
+            out.sort();
+            Ok::<_, Error>(out)
+        }
+        .await)
+    }
+
+    /// Stores the audit log's latest signed checkpoint (opaque bytes) with its sequence
+    /// number. Storing the same checkpoint again is a no-op.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CheckpointRollback`] for a sequence number below the stored one;
+    /// [`Error::CheckpointMismatch`] for different bytes under the stored number;
+    /// [`Error::InvalidInput`] for a sequence number above 2^63 − 1.
+    pub async fn store_checkpoint(
+        &self,
+        sequence: u64,
+        bytes: &[u8],
+        at: Timestamp,
+    ) -> Result<(), Error> {
+        let seq = int_of(sequence, "checkpoint sequence number")?;
+        in_tx!(self, Mode::Write, |tx| async {
+            let stored = tx
+                .fetch_optional(
+                    "SELECT sequence, bytes FROM audit_checkpoint WHERE slot = 1",
+                    &[],
+                    &[Col::Int, Col::Bytes],
+                )
+                .await?;
+            match stored {
+                None => {
+                    tx.execute(
+                        "INSERT INTO audit_checkpoint (slot, sequence, bytes, stored_at) \
+                         VALUES (1, $1, $2, $3)",
+                        &[
+                            Arg::Int(seq),
+                            Arg::Bytes(bytes.to_vec()),
+                            Arg::Int(at.unix_seconds()),
+                        ],
+                    )
+                    .await?;
+                }
+                Some(row) => {
+                    let old = row.int(0)?;
+                    if seq < old {
+                        return Err(Error::CheckpointRollback {
+                            stored: uint(old)?,
+                            offered: sequence,
+                        });
+                    }
+                    if seq == old {
+                        if row.bytes(1)? == bytes {
+                            return Ok(());
+                        }
+                        return Err(Error::CheckpointMismatch(sequence));
+                    }
+                    tx.execute(
+                        "UPDATE audit_checkpoint SET sequence = $1, bytes = $2, stored_at = $3 \
+                         WHERE slot = 1",
+                        &[
+                            Arg::Int(seq),
+                            Arg::Bytes(bytes.to_vec()),
+                            Arg::Int(at.unix_seconds()),
+                        ],
+                    )
+                    .await?;
+                }
+            }
+            Ok(())
+        }
+        .await)
+    }
+
+    /// The stored checkpoint, if any.
+    ///
+    /// # Errors
+    ///
+    /// Only database failures.
+    pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, Error> {
+        in_tx!(self, Mode::Read, |tx| async {
+            let row = tx
+                .fetch_optional(
+                    "SELECT sequence, bytes, stored_at FROM audit_checkpoint WHERE slot = 1",
+                    &[],
+                    &[Col::Int, Col::Bytes, Col::Int],
+                )
+                .await?;
+            row.map(|row| {
+                Ok(StoredCheckpoint {
+                    sequence: uint(row.int(0)?)?,
+                    bytes: row.bytes(1)?,
+                    stored_at: time(row.int(2)?)?,
+                })
+            })
+            .transpose()
+        }
+        .await)
+    }
+
+    /// Keeps an approval envelope (opaque bytes, verified elsewhere) for a version.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownVersion`].
+    pub async fn record_approval_envelope(
+        &self,
+        cid: &Cid,
+        envelope: &[u8],
+        at: Timestamp,
+    ) -> Result<(), Error> {
+        in_tx!(self, Mode::Write, |tx| async {
+            if load_version(&mut tx, cid).await?.is_none() {
+                return Err(Error::UnknownVersion(*cid));
+            }
+            tx.execute(
+                "INSERT INTO approval_envelopes (cid, envelope, recorded_at) VALUES ($1, $2, $3)",
+                &[
+                    text(cid),
+                    Arg::Bytes(envelope.to_vec()),
+                    Arg::Int(at.unix_seconds()),
+                ],
+            )
+            .await?;
+            Ok(())
+        }
+        .await)
+    }
+
+    /// The approval envelopes kept for a version, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownVersion`].
+    pub async fn approval_envelopes(&self, cid: &Cid) -> Result<Vec<Vec<u8>>, Error> {
+        in_tx!(self, Mode::Read, |tx| async {
+            if load_version(&mut tx, cid).await?.is_none() {
+                return Err(Error::UnknownVersion(*cid));
+            }
+            let rows = tx
+                .fetch_all(
+                    "SELECT envelope FROM approval_envelopes WHERE cid = $1 ORDER BY id",
+                    &[text(cid)],
+                    &[Col::Bytes],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| r.bytes(0))
+                .collect::<Result<Vec<_>, _>>()
+        }
+        .await)
+    }
+}
+
+async fn derived(tx: &mut Txn, source: &SourceId) -> Result<Vec<Cid>, Error> {
+    let rows = tx.fetch_all(DERIVED, &[text(source)], &[Col::Text]).await?;
+    let mut out = rows
+        .iter()
+        .map(|r| cid(&r.text(0)?))
+        .collect::<Result<Vec<_>, _>>()?;
+    out.sort();
+    Ok(out)
+}
