@@ -9,6 +9,9 @@ mod error;
 mod store;
 mod wire;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use caps::{BlockPutStyle, Capabilities, MissingBlocks, NodeVersion};
 pub use cat::CatSummary;
 pub use client::{Client, ClientBuilder, USER_AGENT};

@@ -81,10 +81,16 @@ impl Client {
     /// The length of a block the node holds (`block/stat`), checking that the node
     /// answered about that block.
     ///
+    /// The length is the node's word, a hint: it is only checked to be within the block
+    /// limit ([`Capabilities::max_block_len`](crate::Capabilities)), so no caller sizes
+    /// anything by a number no block can have. Reading the block is what verifies it.
+    ///
     /// # Errors
     ///
     /// [`Error::NotFound`], [`Error::CidMismatch`] for an answer about another block,
-    /// and the request errors.
+    /// [`Error::Malformed`] for a length over the block limit (through [`Transport`] a bad
+    /// answer like any other, so a reader moves on to the next store), and the request
+    /// errors.
     pub async fn stat_checked(&self, cid: &Cid) -> Result<u64, Error> {
         let query = [("arg", cid.to_string())];
         let (endpoint, body) = self
@@ -94,6 +100,13 @@ impl Client {
         let (key, size) = wire::key_and_size(&endpoint, &body)?;
         if !wire::same_block(&key, cid) {
             return Err(Error::mismatch(*cid, key));
+        }
+        let limit = self.capabilities().max_block_len;
+        if size > limit as u64 {
+            return Err(Error::malformed(
+                &endpoint,
+                format!("{cid} is said to hold {size} bytes, over the block limit of {limit}"),
+            ));
         }
         Ok(size)
     }
@@ -396,10 +409,12 @@ impl Client {
             Ok::<(), Error>(())
         };
         let copy = async move {
+            // Rooted: the node can only make this read hold and write the blocks of the
+            // DAG under `root`, each once, whatever it streams.
             let mut reader = CarReader::new(pipe_out)
                 .await?
                 .with_max_block_len(max_block_len)
-                .require_complete();
+                .require_rooted();
             if reader.roots().len() != 1
                 || !reader.roots().iter().all(|r| wire::same_block(r, root))
             {

@@ -52,6 +52,10 @@ enum Mode {
     Slow(Duration),
     /// `block/stat` claims this size for every block.
     StatSize(u64),
+    /// `dag/export` appends a block outside the DAG.
+    ExportStranger,
+    /// `dag/export` writes the root a second time at the end.
+    ExportTwice,
 }
 
 #[derive(Debug)]
@@ -256,6 +260,20 @@ impl Fake {
                 };
                 let mut car = Vec::new();
                 match self.store.export_car(&root, &mut car).await {
+                    Ok(_) if matches!(mode, Mode::ExportStranger | Mode::ExportTwice) => {
+                        let extra = match mode {
+                            Mode::ExportTwice => self.store.get_block(&root).await.unwrap(),
+                            _ => Block::raw(&b"not in this DAG"[..]),
+                        };
+                        // One more frame after the export.
+                        let empty = CarWriter::new(Vec::new(), &[]).await.unwrap();
+                        let header = empty.finish().await.unwrap().len();
+                        let mut writer = CarWriter::new(Vec::new(), &[]).await.unwrap();
+                        writer.write(&extra).await.unwrap();
+                        let framed = writer.finish().await.unwrap();
+                        car.extend_from_slice(&framed[header..]);
+                        Answer::with(200, car)
+                    }
                     Ok(_) => Answer::with(200, car),
                     Err(dataseal_transport::Error::NotFound(cid)) => missing(&cid),
                     Err(e) => Answer::error(500, &e.to_string()),
@@ -1118,6 +1136,142 @@ async fn a_streamed_read_refuses_dag_pb_leaves_before_writing() {
     } else {
         assert!(out == a.data()[..]);
         assert!(is_malformed_dag(&result), "{result:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_stat_size_over_the_block_limit_is_a_bad_answer() {
+    let (fake, url) = fake().await;
+    let client = btfs(&url);
+    let block = Block::raw(conformance::pattern(3000, 44));
+    client.put_checked(&block).await.unwrap();
+    for size in [u64::MAX, 1 << 62, 8 << 30, (1 << 20) + 1] {
+        fake.set(Mode::StatSize(size));
+        match client.stat_checked(block.cid()).await {
+            Err(err @ Error::Malformed { .. }) => {
+                assert!(err.to_string().contains(&size.to_string()), "{err}");
+            }
+            other => panic!("{size}: {other:?}"),
+        }
+        // Through the trait, a bad answer like any other: the node could not serve.
+        assert!(matches!(
+            client.stat(block.cid()).await,
+            Err(dataseal_transport::Error::Unavailable(_))
+        ));
+        assert!(matches!(
+            client.has(block.cid()).await,
+            Err(dataseal_transport::Error::Unavailable(_))
+        ));
+        // Reading the block itself does not depend on the stat answer.
+        assert_eq!(client.get_checked(block.cid()).await.unwrap(), block);
+    }
+    // Within the limit the node's number is passed on, as a hint.
+    for size in [0, 2999, 3000, 1 << 20] {
+        fake.set(Mode::StatSize(size));
+        assert_eq!(client.stat_checked(block.cid()).await.unwrap(), size);
+        assert!(client.has(block.cid()).await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn the_repeated_child_dag_through_every_walker_over_a_node() {
+    let started = std::time::Instant::now();
+    let (fake, url) = fake().await;
+    let client = btfs(&url);
+    let empty = Block::raw(&b""[..]);
+    let child = file_node(&vec![(*empty.cid(), 0); 20_000], None);
+    let root = file_node(&vec![(*child.cid(), 0); 20_000], None);
+    for block in [&empty, &child, &root] {
+        fake.store.put(block).await.unwrap();
+    }
+    // The node's CAR export: each distinct block once, checked as it streams.
+    let mut car = Vec::new();
+    let summary = client
+        .export_car_checked(root.cid(), &mut car)
+        .await
+        .unwrap();
+    assert_eq!(summary.blocks, 3);
+    let mut reader = CarReader::new(&car[..]).await.unwrap().require_rooted();
+    let mut read = Vec::new();
+    while let Some(block) = reader.next_block().await.unwrap() {
+        read.push(block);
+    }
+    assert_eq!(read, vec![root.clone(), child.clone(), empty.clone()]);
+    // The node pins it (its own completeness walk).
+    client.pin_checked(root.cid()).await.unwrap();
+    // Copied off the node block by block, and onto it.
+    let local = MemoryStore::new();
+    let report = dataseal_transport::upload(&client, &local, root.cid())
+        .await
+        .unwrap();
+    assert_eq!(report.uploaded, 3);
+    assert_eq!(fake.requests("block/get").len(), 3);
+    let (_other, other_url) = self::fake().await;
+    let other = btfs(&other_url);
+    let report = dataseal_transport::upload(&local, &other, root.cid())
+        .await
+        .unwrap();
+    assert_eq!(report.uploaded, 3);
+    // The verified reader: no leaf holds a byte, only the root is read.
+    let mut out = Vec::new();
+    VerifiedRead::new(*root.cid())
+        .run(&[&client], &mut out)
+        .await
+        .unwrap();
+    assert!(out.is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    if let Some(peak) = peak_rss() {
+        assert!(peak < 1 << 30, "peak resident memory {peak} bytes");
+    }
+}
+
+#[tokio::test]
+async fn a_car_export_holds_the_dag_under_its_root_and_nothing_else() {
+    let (fake, url) = fake().await;
+    let client = btfs(&url);
+    let data = conformance::pattern(5000, 45);
+    let root = client
+        .add_file(&mut &data[..], &params(Profile::V1RawLeaves, 1024))
+        .await
+        .unwrap();
+    let mut honest = Vec::new();
+    client.export_car_checked(&root, &mut honest).await.unwrap();
+    for mode in [Mode::ExportStranger, Mode::ExportTwice] {
+        fake.set(mode);
+        let mut out = Vec::new();
+        match client.export_car_checked(&root, &mut out).await {
+            Err(Error::Transport(e)) => {
+                assert!(
+                    matches!(*e, dataseal_transport::Error::Malformed { .. }),
+                    "{mode:?}: {e}"
+                );
+            }
+            other => panic!("{mode:?}: {other:?}"),
+        }
+        // What was written is the honest export, never the block outside it.
+        assert!(honest.starts_with(&out), "{mode:?}");
+    }
+    // Sizes that do not add up, exported by the node: refused as they arrive.
+    fake.set(Mode::Honest);
+    let a = Block::raw(&b"abcd"[..]);
+    for size in [u64::MAX, 1 << 62, 8 << 30, 5] {
+        let bad = file_node(&[(*a.cid(), size)], None);
+        for block in [&a, &bad] {
+            fake.store.put(block).await.unwrap();
+        }
+        // Copied off the node, or pinned by it (its own walk): refused.
+        let local = MemoryStore::new();
+        let result = dataseal_transport::upload(&client, &local, bad.cid()).await;
+        assert!(
+            matches!(result, Err(dataseal_transport::Error::Malformed { .. })),
+            "{size}: {result:?}"
+        );
+        let result = client.pin(bad.cid()).await;
+        assert!(result.is_err(), "{size}: {result:?}");
     }
 }
 

@@ -309,6 +309,105 @@ impl Encryptor {
     }
 }
 
+impl Encryptor {
+    /// Encrypts `reader` again after an interruption, checking each chunk against the CID
+    /// `recorded` for it before the interruption (chunk `i` against `recorded[i]`), and
+    /// hands `sink` only chunks that match or that were never recorded.
+    ///
+    /// Resuming re-creates the same ciphertext from the same key and salt, so a chunk
+    /// that was already stored is reproduced bit for bit. If the input changed, a chunk
+    /// differs from its record: sealed under the same key and nonce as the recorded one,
+    /// it must never leave (two ciphertexts of one keystream reveal both plaintexts'
+    /// XOR). The first such chunk stops the encryption with
+    /// [`Error::ResumeMismatch`] before the sink sees it or any chunk after it. For this
+    /// to protect every chunk that left, the caller records each chunk's CID (from the
+    /// sink) before the chunk is stored anywhere.
+    ///
+    /// ```
+    /// use dataseal_base::{DataKey, ObjectId};
+    /// use dataseal_crypt::{ChunkSize, Encryptor, Error, Salt, WriteSink};
+    ///
+    /// let key = DataKey::generate()?;
+    /// let id: ObjectId = "ds@1.0.0/a.bin".parse()?;
+    /// let salt = Salt::generate()?;
+    /// let enc = Encryptor::with_salt(&key, id, ChunkSize::MIN, salt);
+    /// let data = vec![7u8; 200_000];
+    /// let mut first = WriteSink::new(Vec::new());
+    /// enc.encrypt(&data[..], &mut first)?;
+    /// let (_, recorded) = first.finish()?;
+    ///
+    /// // The same input: every chunk matches its record.
+    /// let mut again = WriteSink::new(Vec::new());
+    /// enc.encrypt_resumed(&data[..], &recorded[..2], &mut again)?;
+    /// assert_eq!(again.cids(), &recorded[..]);
+    ///
+    /// // A changed input: refused before the changed chunk is handed on.
+    /// let mut changed = data.clone();
+    /// changed[70_000] ^= 1;
+    /// let mut sink = WriteSink::new(Vec::new());
+    /// let err = enc.encrypt_resumed(&changed[..], &recorded, &mut sink).unwrap_err();
+    /// assert!(matches!(err, Error::ResumeMismatch { index: 1 }));
+    /// assert_eq!(sink.cids(), &recorded[..1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ResumeMismatch`] for the first chunk that differs from its record (or,
+    /// for an input now shorter than the record, the first recorded chunk past its end);
+    /// otherwise as [`Encryptor::encrypt`].
+    pub fn encrypt_resumed<R, S>(
+        &self,
+        reader: R,
+        recorded: &[Cid],
+        sink: &mut S,
+    ) -> Result<ObjectHeader, Error>
+    where
+        R: Read,
+        S: ChunkSink,
+    {
+        let mut checked = Checked {
+            recorded,
+            inner: sink,
+            mismatch: None,
+            seen: 0,
+        };
+        let outcome = self.encrypt(reader, &mut checked);
+        if let Some(index) = checked.mismatch {
+            return Err(Error::ResumeMismatch { index });
+        }
+        let header = outcome?;
+        if checked.seen < recorded.len() as u64 {
+            return Err(Error::ResumeMismatch {
+                index: checked.seen,
+            });
+        }
+        Ok(header)
+    }
+}
+
+/// A sink that passes on only the chunks matching their record (or never recorded).
+struct Checked<'a, S> {
+    recorded: &'a [Cid],
+    inner: &'a mut S,
+    mismatch: Option<u64>,
+    seen: u64,
+}
+
+impl<S: ChunkSink> ChunkSink for Checked<'_, S> {
+    fn put_chunk(&mut self, index: u64, ciphertext: &[u8], cid: &Cid) -> io::Result<()> {
+        let recorded = usize::try_from(index)
+            .ok()
+            .and_then(|i| self.recorded.get(i));
+        if recorded.is_some_and(|r| r != cid) || self.mismatch.is_some() {
+            self.mismatch.get_or_insert(index);
+            return Err(io::Error::other("a resumed chunk differs from its record"));
+        }
+        self.seen = index + 1;
+        self.inner.put_chunk(index, ciphertext, cid)
+    }
+}
+
 /// Waits for a finished chunk. On a pool thread (the caller is inside
 /// `ThreadPool::install`), it runs pending tasks meanwhile, so a pool of one thread cannot
 /// deadlock; elsewhere it blocks.

@@ -42,6 +42,17 @@ pub enum Error {
         /// The object's plaintext length.
         plaintext_len: u64,
     },
+    /// A resumed encryption made chunk `index` differently from the chunk recorded before
+    /// the interruption (the plaintext changed, or the record is another object's). The
+    /// chunk was handed to no sink: the same key and nonce never seal two plaintexts.
+    #[error(
+        "resuming: chunk {index} differs from the chunk recorded before the interruption (the input changed)"
+    )]
+    ResumeMismatch {
+        /// The index of the first chunk that differs (or, for an input now shorter, the
+        /// first recorded chunk it no longer has).
+        index: u64,
+    },
     /// The input is longer than the format allows (2^53 − 1 bytes).
     #[error("input longer than 2^53 - 1 bytes")]
     TooLarge,

@@ -7,7 +7,7 @@ use dataseal_base::{Cid, codec};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::block::{split_cid, store_key};
-use crate::dagpb::PbNode;
+use crate::dagpb::{LinkCursor, PbNode};
 use crate::{Block, Error, MAX_BLOCK_LEN, varint};
 
 const WHAT: &str = "CAR file";
@@ -296,7 +296,17 @@ pub struct CarReader<R> {
     roots: Vec<Cid>,
     max_block_len: usize,
     tracker: Option<Tracker>,
+    rooted: Option<Rooted>,
     done: bool,
+}
+
+/// What a rooted read remembers: the blocks read, and the blocks linked but not read yet
+/// (under their key, with the order in which they were first linked).
+#[derive(Debug, Default)]
+struct Rooted {
+    read: HashSet<Cid>,
+    wanted: HashMap<Cid, (u64, Cid)>,
+    linked: u64,
 }
 
 /// What completeness checking remembers: the blocks seen and the links of each.
@@ -332,6 +342,7 @@ impl<R: AsyncRead + Unpin + Send> CarReader<R> {
             roots,
             max_block_len: MAX_BLOCK_LEN,
             tracker: None,
+            rooted: None,
             done: false,
         })
     }
@@ -350,6 +361,26 @@ impl<R: AsyncRead + Unpin + Send> CarReader<R> {
     #[must_use]
     pub fn require_complete(mut self) -> Self {
         self.tracker = Some(Tracker::default());
+        self
+    }
+
+    /// Reads the CAR as a depth-first export writes it, and checks it is complete: every
+    /// block is a root or is linked by a block before it, none appears twice, and at the
+    /// end every block reachable from the roots was in the file. This is the order
+    /// Kubo's, BTFS's and js-ipfs's `dag/export` write (each node before its children,
+    /// each block once), and it bounds what a node streaming the CAR can make a reader
+    /// hold and write: the blocks of the DAG under the roots, each once, and one entry
+    /// per distinct block. A block outside that is an [`Error::Malformed`] as soon as it
+    /// arrives. Links are followed through dag-pb nodes; raw blocks have none; a block of
+    /// another codec is an [`Error::Malformed`], since its links cannot be read.
+    #[must_use]
+    pub fn require_rooted(mut self) -> Self {
+        let mut rooted = Rooted::default();
+        for root in &self.roots {
+            rooted.want(root);
+        }
+        self.rooted = Some(rooted);
+        self.tracker = None;
         self
     }
 
@@ -375,6 +406,9 @@ impl<R: AsyncRead + Unpin + Send> CarReader<R> {
             self.done = true;
             if let Some(tracker) = self.tracker.take() {
                 tracker.check(&self.roots)?;
+            }
+            if let Some(rooted) = self.rooted.take() {
+                rooted.check()?;
             }
             return Ok(None);
         };
@@ -403,7 +437,58 @@ impl<R: AsyncRead + Unpin + Send> CarReader<R> {
         if let Some(tracker) = &mut self.tracker {
             tracker.add(&block)?;
         }
+        if let Some(rooted) = &mut self.rooted {
+            rooted.add(&block)?;
+        }
         Ok(Some(block))
+    }
+}
+
+impl Rooted {
+    fn want(&mut self, cid: &Cid) {
+        let key = store_key(cid);
+        if !self.read.contains(&key) && !self.wanted.contains_key(&key) {
+            self.wanted.insert(key, (self.linked, *cid));
+            self.linked += 1;
+        }
+    }
+
+    fn add(&mut self, block: &Block) -> Result<(), Error> {
+        let cid = block.cid();
+        let key = store_key(cid);
+        if self.read.contains(&key) {
+            return Err(Error::malformed(WHAT, format!("{cid} appears twice")));
+        }
+        if self.wanted.remove(&key).is_none() {
+            return Err(Error::malformed(
+                WHAT,
+                format!("{cid} is neither a root nor linked by a block before it"),
+            ));
+        }
+        self.read.insert(key);
+        match cid.codec() {
+            codec::RAW => {}
+            codec::DAG_PB => {
+                let (mut links, _) = LinkCursor::new(block.data().clone())?;
+                while let Some(link) = links.next_link()? {
+                    self.want(&link);
+                }
+            }
+            other => {
+                return Err(Error::malformed(
+                    WHAT,
+                    format!("cannot follow the links of {cid} (codec 0x{other:x})"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check(self) -> Result<(), Error> {
+        match self.wanted.into_values().min_by_key(|(order, _)| *order) {
+            Some((_, missing)) => Err(Error::Incomplete { missing }),
+            None => Ok(()),
+        }
     }
 }
 
@@ -411,9 +496,17 @@ impl Tracker {
     fn add(&mut self, block: &Block) -> Result<(), Error> {
         let key = store_key(block.cid());
         if block.cid().codec() == codec::DAG_PB && !self.links.contains_key(&key) {
+            // Each distinct child once: a node linking one child thousands of times
+            // costs one entry.
             let node = PbNode::decode(block.data())?;
-            self.links
-                .insert(key, node.links.iter().map(|l| l.cid).collect());
+            let mut distinct = HashSet::new();
+            let links: Vec<Cid> = node
+                .links
+                .iter()
+                .filter(|l| distinct.insert(store_key(&l.cid)))
+                .map(|l| l.cid)
+                .collect();
+            self.links.insert(key, links);
         }
         self.present.insert(key);
         Ok(())

@@ -122,32 +122,93 @@ pub(crate) fn next_field<'a>(
 impl PbNode {
     /// Decodes a dag-pb block strictly.
     pub(crate) fn decode(block: &Bytes) -> Result<Self, Error> {
-        let bad = |detail: &str| Error::malformed(WHAT, detail.to_owned());
         let mut links = Vec::new();
-        let mut data: Option<Bytes> = None;
-        let mut links_before_data = false;
-        let mut rest: &[u8] = block;
-        while !rest.is_empty() {
+        let data = parse(block, |link| links.push(link))?;
+        Ok(Self { links, data })
+    }
+}
+
+/// Checks a dag-pb block strictly, handing each link to `on_link` in order; returns the
+/// node's data.
+fn parse(block: &Bytes, mut on_link: impl FnMut(PbLink)) -> Result<Option<Bytes>, Error> {
+    let bad = |detail: &str| Error::malformed(WHAT, detail.to_owned());
+    let mut links = 0usize;
+    let mut data: Option<Bytes> = None;
+    let mut links_before_data = false;
+    let mut rest: &[u8] = block;
+    while !rest.is_empty() {
+        let (field, tail) = next_field(rest, WHAT)?;
+        rest = tail;
+        match field {
+            Field::Len(2, bytes) => {
+                if data.is_some() && links_before_data {
+                    return Err(bad("links on both sides of the data field"));
+                }
+                on_link(decode_link(bytes)?);
+                links += 1;
+            }
+            Field::Len(1, bytes) => {
+                if data.is_some() {
+                    return Err(bad("duplicate data field"));
+                }
+                links_before_data = links > 0;
+                data = Some(block.slice_ref(bytes));
+            }
+            _ => return Err(bad("unknown field or wire type in PBNode")),
+        }
+    }
+    Ok(data)
+}
+
+/// The links of a dag-pb node, read one at a time off its bytes: however many links the
+/// node holds, none is expanded before it is needed.
+#[derive(Debug, Clone)]
+pub(crate) struct LinkCursor {
+    node: Bytes,
+    pos: usize,
+    count: usize,
+}
+
+impl LinkCursor {
+    /// Checks `node` strictly (as [`PbNode::decode`] does, without keeping its links) and
+    /// returns a cursor before its first link, with the node's data.
+    pub(crate) fn new(node: Bytes) -> Result<(Self, Option<Bytes>), Error> {
+        let mut count = 0usize;
+        let data = parse(&node, |_| count += 1)?;
+        Ok((
+            Self {
+                node,
+                pos: 0,
+                count,
+            },
+            data,
+        ))
+    }
+
+    /// The number of links the node holds.
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The next link's CID, or `None` after the last.
+    pub(crate) fn next_link(&mut self) -> Result<Option<Cid>, Error> {
+        loop {
+            let Some(rest) = self.node.get(self.pos..).filter(|r| !r.is_empty()) else {
+                return Ok(None);
+            };
             let (field, tail) = next_field(rest, WHAT)?;
-            rest = tail;
+            self.pos = self.node.len() - tail.len();
             match field {
-                Field::Len(2, bytes) => {
-                    if data.is_some() && links_before_data {
-                        return Err(bad("links on both sides of the data field"));
-                    }
-                    links.push(decode_link(bytes)?);
+                Field::Len(2, bytes) => return Ok(Some(decode_link(bytes)?.cid)),
+                Field::Len(1, _) => {}
+                _ => {
+                    return Err(Error::malformed(
+                        WHAT,
+                        "unknown field or wire type in PBNode",
+                    ));
                 }
-                Field::Len(1, bytes) => {
-                    if data.is_some() {
-                        return Err(bad("duplicate data field"));
-                    }
-                    links_before_data = !links.is_empty();
-                    data = Some(block.slice_ref(bytes));
-                }
-                _ => return Err(bad("unknown field or wire type in PBNode")),
             }
         }
-        Ok(Self { links, data })
     }
 }
 

@@ -34,7 +34,20 @@ fn run_ready<F: Future>(future: F) -> Option<F::Output> {
 /// Reads `data` as a CAR file to the end, verifying every block and completeness.
 /// Returns the number of blocks read before the end or the first error.
 pub fn car(data: &[u8]) -> usize {
-    run_ready(async {
+    // Read again as a depth-first export (rooted): never more blocks than complete.
+    let rooted = run_ready(async {
+        let Ok(reader) = CarReader::new(data).await else {
+            return 0;
+        };
+        let mut reader = reader.require_rooted();
+        let mut blocks = 0;
+        while let Ok(Some(_)) = reader.next_block().await {
+            blocks += 1;
+        }
+        blocks
+    })
+    .unwrap_or(0);
+    let complete = run_ready(async {
         let Ok(reader) = CarReader::new(data).await else {
             return 0;
         };
@@ -45,7 +58,8 @@ pub fn car(data: &[u8]) -> usize {
         }
         blocks
     })
-    .unwrap_or(0)
+    .unwrap_or(0);
+    complete.max(rooted)
 }
 
 /// Decodes `data` as a dag-pb node, and as a UnixFS file node under both a CIDv1 and

@@ -8,6 +8,7 @@ use futures_util::stream::FuturesUnordered;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::unixfs::FileNode;
+use crate::walk::MAX_DEPTH;
 use crate::{Block, Error, Transport};
 
 /// Which store served a block during a [`VerifiedRead`].
@@ -203,8 +204,9 @@ impl VerifiedRead {
     ///
     /// [`Error::Exhausted`] when no store could serve a block (with one store, that
     /// store's error itself); [`Error::Range`] for a range outside the file;
-    /// [`Error::Malformed`] for a verified block that is not a UnixFS file node or whose
-    /// sizes disagree with its parent's; [`Error::Io`] if writing to `out` fails.
+    /// [`Error::Malformed`] for a verified block that is not a UnixFS file node, whose
+    /// sizes disagree with its parent's, or with children more than 64 levels below the
+    /// root; [`Error::Io`] if writing to `out` fails.
     pub async fn run<S: Transport>(
         &mut self,
         stores: &[S],
@@ -222,6 +224,8 @@ struct Pending {
     offset: u64,
     expected: Option<u64>,
     id: u64,
+    /// The nodes from the root down to this one, itself included.
+    depth: usize,
 }
 
 /// A block fetched (with the index of the store that served it), or why not.
@@ -245,6 +249,7 @@ pub(crate) async fn read_with<S: Transport>(
         offset: 0,
         expected: None,
         id: 0,
+        depth: 1,
     }];
     // Fetched blocks waiting for their turn, and the fetches under way: together at most
     // `window` blocks.
@@ -319,6 +324,17 @@ pub(crate) async fn read_with<S: Transport>(
                 .map_err(|e| Error::io("writing the file read", e))?;
             read.position = next.offset + to;
         }
+        if !node.children().is_empty() && next.depth > MAX_DEPTH {
+            // Every node on the path holds its pending children: a bound on the path
+            // bounds them.
+            return Err(Error::malformed(
+                "UnixFS file",
+                format!(
+                    "{} is more than {MAX_DEPTH} levels below the root {}",
+                    next.cid, read.root
+                ),
+            ));
+        }
         let mut child_off = data_end;
         let mut wanted = Vec::new();
         for child in node.children() {
@@ -329,6 +345,7 @@ pub(crate) async fn read_with<S: Transport>(
                     offset: child_off,
                     expected: Some(child.file_size()),
                     id: next_id,
+                    depth: next.depth + 1,
                 });
                 next_id += 1;
             }

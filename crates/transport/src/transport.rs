@@ -128,10 +128,17 @@ pub trait Transport: Send + Sync + fmt::Debug {
     /// Exports the DAG under `root` as a CAR v1 stream with `root` as its only root,
     /// blocks in depth-first order, root first, each once, each verified as it is read.
     ///
+    /// The DAG's numbers size nothing: a node's links are read one at a time as the walk
+    /// reaches them (memory is bounded by the path from the root, at most 64 nodes, and
+    /// one entry per distinct block written), a block linked many times is read once, and
+    /// a UnixFS file whose declared sizes do not add up is refused as malformed.
+    ///
     /// # Errors
     ///
     /// [`Error::NotFound`] for a missing block, [`Error::Integrity`], [`Error::Malformed`]
-    /// for a node whose links cannot be read, [`Error::Io`] if writing fails.
+    /// for a node whose links cannot be read, sizes that do not add up or a DAG more than
+    /// 64 nodes deep, [`Error::Io`] if writing fails. What was written before the error is
+    /// a valid prefix, not a complete CAR.
     async fn export_car(
         &self,
         root: &Cid,

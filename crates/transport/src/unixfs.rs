@@ -452,48 +452,25 @@ impl FileNode {
     }
 
     fn decode_pb(bytes: &Bytes) -> Result<Self, Error> {
-        let bad = |detail: String| Error::malformed(UNIXFS, detail);
         let node = PbNode::decode(bytes)?;
         let raw = node
             .data
-            .ok_or_else(|| bad("dag-pb node without UnixFS data".to_owned()))?;
+            .ok_or_else(|| Error::malformed(UNIXFS, "dag-pb node without UnixFS data"))?;
         let unixfs = UnixfsData::decode(&raw)?;
-        match unixfs.kind {
-            TYPE_FILE => {}
-            TYPE_RAW if node.links.is_empty() => {}
-            TYPE_RAW => return Err(bad("a UnixFS raw node with links".to_owned())),
-            other => return Err(bad(format!("UnixFS type {other} is not a file"))),
-        }
-        if unixfs.blocksizes.len() != node.links.len() {
-            return Err(bad(format!(
-                "{} links but {} blocksizes",
-                node.links.len(),
-                unixfs.blocksizes.len()
-            )));
-        }
-        let data = unixfs.data.unwrap_or_default();
-        let mut total = data.len() as u64;
-        let mut children = Vec::with_capacity(node.links.len());
-        for (link, &size) in node.links.iter().zip(&unixfs.blocksizes) {
-            total = total
-                .checked_add(size)
-                .ok_or_else(|| bad("blocksizes overflow".to_owned()))?;
-            children.push(Child {
+        let file_size = unixfs.check_file(node.links.len())?;
+        let children = node
+            .links
+            .iter()
+            .zip(&unixfs.blocksizes)
+            .map(|(link, &size)| Child {
                 cid: link.cid,
                 file_size: size,
-            });
-        }
-        if let Some(declared) = unixfs.filesize
-            && declared != total
-        {
-            return Err(bad(format!(
-                "filesize {declared} but data and blocksizes add up to {total}"
-            )));
-        }
+            })
+            .collect();
         Ok(Self {
-            data,
+            data: unixfs.data.unwrap_or_default(),
             children,
-            file_size: total,
+            file_size,
         })
     }
 
@@ -534,7 +511,70 @@ struct UnixfsData {
     blocksizes: Vec<u64>,
 }
 
+/// What a dag-pb UnixFS file node declares about the file bytes under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileSizes {
+    /// The bytes under the node, its own data included.
+    pub(crate) total: u64,
+    /// The bytes under each link, one entry per link, in order.
+    pub(crate) blocksizes: Vec<u64>,
+}
+
+/// The sizes declared by a dag-pb node with `links` links and this `data`, checked as
+/// [`FileNode::decode`] checks them; `None` for a node that is not a UnixFS file or raw
+/// node (no data, data that is not UnixFS, a directory).
+///
+/// # Errors
+///
+/// [`Error::Malformed`] for a UnixFS file whose sizes do not add up, or a UnixFS raw node
+/// with links.
+pub(crate) fn file_sizes(data: Option<&Bytes>, links: usize) -> Result<Option<FileSizes>, Error> {
+    let Some(unixfs) = data.and_then(|d| UnixfsData::decode(d).ok()) else {
+        return Ok(None);
+    };
+    if unixfs.kind != TYPE_FILE && unixfs.kind != TYPE_RAW {
+        return Ok(None);
+    }
+    let total = unixfs.check_file(links)?;
+    Ok(Some(FileSizes {
+        total,
+        blocksizes: unixfs.blocksizes,
+    }))
+}
+
 impl UnixfsData {
+    /// Checks that this describes a file (or raw) node with `links` links whose sizes add
+    /// up; returns the bytes under it.
+    fn check_file(&self, links: usize) -> Result<u64, Error> {
+        let bad = |detail: String| Error::malformed(UNIXFS, detail);
+        match self.kind {
+            TYPE_FILE => {}
+            TYPE_RAW if links == 0 => {}
+            TYPE_RAW => return Err(bad("a UnixFS raw node with links".to_owned())),
+            other => return Err(bad(format!("UnixFS type {other} is not a file"))),
+        }
+        if self.blocksizes.len() != links {
+            return Err(bad(format!(
+                "{links} links but {} blocksizes",
+                self.blocksizes.len()
+            )));
+        }
+        let own = self.data.as_ref().map_or(0, |d| d.len() as u64);
+        let total = self
+            .blocksizes
+            .iter()
+            .try_fold(own, |total, &size| total.checked_add(size))
+            .ok_or_else(|| bad("blocksizes overflow".to_owned()))?;
+        if let Some(declared) = self.filesize
+            && declared != total
+        {
+            return Err(bad(format!(
+                "filesize {declared} but data and blocksizes add up to {total}"
+            )));
+        }
+        Ok(total)
+    }
+
     fn decode(bytes: &Bytes) -> Result<Self, Error> {
         let bad = |detail: &str| Error::malformed(UNIXFS, detail.to_owned());
         let mut kind = None;

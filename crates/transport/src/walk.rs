@@ -1,85 +1,275 @@
 //! Walking a DAG: exporting it, checking it is complete, copying it between stores.
+//!
+//! One walker serves all three. Nothing in a DAG sizes what it holds: a node's links are
+//! read one at a time off its bytes as the walk reaches them, so what is held at once is
+//! the path from the root to the current block (at most [`MAX_DEPTH`] nodes, each within
+//! the block limit) whatever the link count, plus one entry per distinct block visited.
+//! Every distinct block is visited once, so a DAG that links one node thousands of times
+//! costs what its distinct blocks cost. Where a node is a UnixFS file, its declared sizes
+//! are checked as the walk goes: against its own data and links, against each child's
+//! (a raw leaf's length, a file node's total), and against every other link to the same
+//! block; a DAG whose sizes do not add up is refused as malformed.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use dataseal_base::{Cid, codec};
 
 use crate::block::store_key;
-use crate::dagpb::PbNode;
-use crate::{Block, Error, Transport};
+use crate::dagpb::LinkCursor;
+use crate::unixfs::file_sizes;
+use crate::{Block, Error, MAX_BLOCK_LEN, Transport};
 
-/// The links of a block: none for raw, the dag-pb links in order, an error for a codec
-/// whose links this crate cannot read.
-fn links_of(block: &Block) -> Result<Vec<Cid>, Error> {
-    match block.cid().codec() {
-        codec::RAW => Ok(Vec::new()),
-        codec::DAG_PB => Ok(PbNode::decode(block.data())?
-            .links
-            .into_iter()
-            .map(|l| l.cid)
-            .collect()),
-        other => Err(Error::malformed(
-            "DAG",
-            format!(
-                "cannot follow the links of {} (codec 0x{other:x})",
-                block.cid()
-            ),
-        )),
-    }
+/// The most dag-pb nodes on a path from the root to a block, the root included.
+/// Importers stay far below (a balanced file DAG of 174-link nodes reaches 2^64 bytes in
+/// 8 levels, a trickle DAG in about 25; nested directories add a level or two each); a
+/// deeper DAG is refused as malformed, which bounds the path held in memory.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+const WHAT: &str = "DAG";
+
+/// What is known of a block once the walk has reached it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    /// A raw leaf or a UnixFS file node holding this many file bytes (for a raw leaf not
+    /// read, the size its first file parent declared).
+    Size(u64),
+    /// A raw leaf reached only from nodes that are not files, and not read.
+    Unsized,
+    /// A dag-pb node that is not a UnixFS file (a directory, another dag-pb node).
+    NotFile,
 }
 
-/// Visits every block of the DAG under `root` once, depth first, each node before its
-/// children (the order CAR exports use), each verified against its CID.
+/// A dag-pb node on the path to the current block, with its next link.
+#[derive(Debug)]
+struct Frame {
+    block: Block,
+    links: LinkCursor,
+    /// The `blocksizes` of a UnixFS file node (one per link), or `None`.
+    sizes: Option<Vec<u64>>,
+    next: usize,
+}
+
+/// The next thing a walk reaches.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// A block not reached before: the caller reads it and hands it to
+    /// [`DagWalk::enter`], or (a raw leaf it does not need to read) to
+    /// [`DagWalk::pass`]. `declared` is the file size its parent gives it when the parent
+    /// is a UnixFS file node.
+    Visit { cid: Cid, declared: Option<u64> },
+    /// A dag-pb node entered earlier whose links have all been walked.
+    Leave(Block),
+}
+
+/// A depth-first walk of the DAG under a root, each distinct block once, each node before
+/// its children (the order CAR exports use), with [`Step::Leave`] after them (the order
+/// an upload stores them in).
 #[derive(Debug)]
 pub(crate) struct DagWalk {
-    seen: HashSet<Cid>,
-    stack: Vec<Cid>,
+    root: Cid,
+    started: bool,
+    stack: Vec<Frame>,
+    known: HashMap<Cid, Known>,
 }
 
 impl DagWalk {
     pub(crate) fn new(root: &Cid) -> Self {
         Self {
-            seen: HashSet::new(),
-            stack: vec![*root],
+            root: *root,
+            started: false,
+            stack: Vec::new(),
+            known: HashMap::new(),
         }
     }
 
-    /// The next block, or `None` when the whole DAG has been visited.
+    /// The next step, or `None` once the whole DAG has been walked.
+    pub(crate) fn step(&mut self) -> Result<Option<Step>, Error> {
+        if !self.started {
+            self.started = true;
+            return Ok(Some(Step::Visit {
+                cid: self.root,
+                declared: None,
+            }));
+        }
+        loop {
+            let Some(frame) = self.stack.last_mut() else {
+                return Ok(None);
+            };
+            let Some(cid) = frame.links.next_link()? else {
+                let Some(done) = self.stack.pop() else {
+                    return Ok(None);
+                };
+                return Ok(Some(Step::Leave(done.block)));
+            };
+            let parent = *frame.block.cid();
+            let declared = frame
+                .sizes
+                .as_ref()
+                .map(|sizes| sizes.get(frame.next).copied().unwrap_or(0));
+            frame.next += 1;
+            if let Some(size) = declared {
+                if cid.codec() != codec::RAW && cid.codec() != codec::DAG_PB {
+                    return Err(malformed(format!(
+                        "the file node {parent} links {cid}, which is no UnixFS block"
+                    )));
+                }
+                if cid.codec() == codec::RAW && size > MAX_BLOCK_LEN as u64 {
+                    return Err(malformed(format!(
+                        "the file node {parent} says its raw leaf {cid} holds {size} bytes, \
+                         over the block limit of {MAX_BLOCK_LEN}"
+                    )));
+                }
+            }
+            let key = store_key(&cid);
+            let Some(known) = self.known.get_mut(&key) else {
+                return Ok(Some(Step::Visit { cid, declared }));
+            };
+            match (*known, declared) {
+                (_, None) => {}
+                (Known::Unsized, Some(size)) => *known = Known::Size(size),
+                (Known::Size(held), Some(size)) if held == size => {}
+                (Known::Size(held), Some(size)) => {
+                    return Err(malformed(format!(
+                        "{parent} says {cid} holds {size} bytes, but it holds {held}"
+                    )));
+                }
+                (Known::NotFile, Some(_)) => {
+                    return Err(not_a_file(&parent, &cid));
+                }
+            }
+        }
+    }
+
+    /// Enters a block the caller read for [`Step::Visit`]: checks it against what its
+    /// parent declares and, for a dag-pb node, starts walking its links.
+    pub(crate) fn enter(&mut self, block: &Block, declared: Option<u64>) -> Result<(), Error> {
+        let cid = *block.cid();
+        let known = match cid.codec() {
+            codec::RAW => Known::Size(block.len() as u64),
+            codec::DAG_PB => {
+                if self.stack.len() >= MAX_DEPTH {
+                    return Err(malformed(format!(
+                        "{cid} is more than {MAX_DEPTH} levels below the root {}",
+                        self.root
+                    )));
+                }
+                let (links, data) = LinkCursor::new(block.data().clone())?;
+                let sizes = file_sizes(data.as_ref(), links.count())?;
+                let known = sizes
+                    .as_ref()
+                    .map_or(Known::NotFile, |s| Known::Size(s.total));
+                self.check(&cid, known, declared)?;
+                self.known.insert(store_key(&cid), known);
+                self.stack.push(Frame {
+                    block: block.clone(),
+                    links,
+                    sizes: sizes.map(|s| s.blocksizes),
+                    next: 0,
+                });
+                return Ok(());
+            }
+            other => {
+                return Err(malformed(format!(
+                    "cannot follow the links of {cid} (codec 0x{other:x})"
+                )));
+            }
+        };
+        self.check(&cid, known, declared)?;
+        self.known.insert(store_key(&cid), known);
+        Ok(())
+    }
+
+    /// Passes over a raw leaf the caller did not read: it asked whether a store holds it,
+    /// and maybe (`held`) how long the store says it is, which must be what its parent
+    /// declares. Without `held`, its size stays what its parent declares.
+    pub(crate) fn pass(
+        &mut self,
+        cid: &Cid,
+        declared: Option<u64>,
+        held: Option<u64>,
+    ) -> Result<(), Error> {
+        let known = match held {
+            Some(len) => {
+                self.check(cid, Known::Size(len), declared)?;
+                Known::Size(len)
+            }
+            None => declared.map_or(Known::Unsized, Known::Size),
+        };
+        self.known.insert(store_key(cid), known);
+        Ok(())
+    }
+
+    fn check(&self, cid: &Cid, known: Known, declared: Option<u64>) -> Result<(), Error> {
+        let Some(size) = declared else {
+            return Ok(());
+        };
+        let parent = self
+            .stack
+            .last()
+            .map_or(self.root, |frame| *frame.block.cid());
+        match known {
+            Known::Size(held) if held == size => Ok(()),
+            Known::Size(held) => Err(malformed(format!(
+                "{cid} holds {held} bytes but its parent {parent} says {size}"
+            ))),
+            Known::Unsized | Known::NotFile => Err(not_a_file(&parent, cid)),
+        }
+    }
+
+    /// The next block in depth-first order, each node before its children, read from
+    /// `store` and checked; `None` when the whole DAG has been visited.
     pub(crate) async fn next<T>(&mut self, store: &T) -> Result<Option<Block>, Error>
     where
         T: Transport + ?Sized,
     {
-        while let Some(cid) = self.stack.pop() {
-            if !self.seen.insert(store_key(&cid)) {
-                continue;
+        while let Some(step) = self.step()? {
+            if let Step::Visit { cid, declared } = step {
+                let block = store.get_block(&cid).await?;
+                self.enter(&block, declared)?;
+                return Ok(Some(block));
             }
-            let block = store.get_block(&cid).await?;
-            self.stack.extend(links_of(&block)?.into_iter().rev());
-            return Ok(Some(block));
         }
         Ok(None)
     }
 }
 
-/// Checks that `store` holds every block of the DAG under `root`. Raw leaves are only
-/// asked about ([`Transport::has`]), not read.
+fn malformed(detail: String) -> Error {
+    Error::malformed(WHAT, detail)
+}
+
+fn not_a_file(parent: &Cid, cid: &Cid) -> Error {
+    malformed(format!(
+        "the file node {parent} links {cid}, which is not a UnixFS file block"
+    ))
+}
+
+/// Checks that a store holds every block of the DAG under `root`, for the store's own
+/// `pin`. Raw leaves are only asked about ([`Transport::stat`]), and read only when the
+/// store's length is not what the leaf's parent declares; dag-pb nodes are read and
+/// checked as [`DagWalk`] checks them.
 pub(crate) async fn check_complete<T>(store: &T, root: &Cid) -> Result<(), Error>
 where
     T: Transport + ?Sized,
 {
-    let mut seen = HashSet::new();
-    let mut stack = vec![*root];
-    while let Some(cid) = stack.pop() {
-        if !seen.insert(store_key(&cid)) {
+    let mut walk = DagWalk::new(root);
+    while let Some(step) = walk.step()? {
+        let Step::Visit { cid, declared } = step else {
             continue;
-        }
+        };
         if cid.codec() == codec::RAW {
-            if !store.has(&cid).await? {
-                return Err(if cid == *root {
-                    Error::NotFound(cid)
-                } else {
-                    Error::Incomplete { missing: cid }
-                });
+            let held = match store.stat(&cid).await {
+                Ok(stat) => stat.len,
+                Err(Error::NotFound(_)) if cid == *root => return Err(Error::NotFound(cid)),
+                Err(Error::NotFound(_)) => return Err(Error::Incomplete { missing: cid }),
+                Err(e) => return Err(e),
+            };
+            if declared.is_none_or(|size| size == held) {
+                walk.pass(&cid, declared, Some(held))?;
+            } else {
+                // A length other than its parent's: the block decides, read and checked
+                // (a damaged copy is an integrity failure, a genuine one a malformed DAG).
+                let block = store.get_block(&cid).await?;
+                walk.enter(&block, declared)?;
             }
             continue;
         }
@@ -90,7 +280,7 @@ where
             }
             Err(e) => return Err(e),
         };
-        stack.extend(links_of(&block)?.into_iter().rev());
+        walk.enter(&block, declared)?;
     }
     Ok(())
 }
@@ -114,6 +304,11 @@ pub struct UploadReport {
 /// that was interrupted resumes by calling `upload` again: what arrived is skipped, raw
 /// leaves already present are not even read from `from`.
 ///
+/// The DAG's numbers size nothing: its nodes' links are read one at a time as the walk
+/// reaches them, each distinct block is visited once however often it is linked, and a
+/// UnixFS file whose declared sizes do not add up (or whose raw leaves are said to be
+/// over the block limit) is refused before its blocks are sent.
+///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// use dataseal_transport::{ImportParams, MemoryStore, Transport, upload};
@@ -133,39 +328,35 @@ pub struct UploadReport {
 ///
 /// # Errors
 ///
-/// What either store reports; [`Error::Malformed`] for a node whose links cannot be read.
+/// What either store reports; [`Error::Malformed`] for a node whose links cannot be read,
+/// sizes that do not add up, or a DAG more than 64 nodes deep.
 pub async fn upload<F, T>(from: &F, to: &T, root: &Cid) -> Result<UploadReport, Error>
 where
     F: Transport + ?Sized,
     T: Transport + ?Sized,
 {
     let mut report = UploadReport::default();
-    let mut seen = HashSet::new();
-    // A frame holds a CID still to visit, or a node whose children are all done.
-    let mut stack: Vec<(Cid, Option<Block>)> = vec![(*root, None)];
-    while let Some((cid, expanded)) = stack.pop() {
-        if let Some(block) = expanded {
-            send(to, &block, &mut report).await?;
-            continue;
-        }
-        if !seen.insert(store_key(&cid)) {
-            continue;
-        }
-        if cid.codec() == codec::RAW {
-            if to.has(&cid).await? {
-                report.skipped += 1;
-            } else {
-                let block = from.get_block(&cid).await?;
-                to.put(&block).await?;
-                report.uploaded += 1;
-                report.uploaded_bytes += block.len() as u64;
+    let mut walk = DagWalk::new(root);
+    while let Some(step) = walk.step()? {
+        match step {
+            Step::Leave(block) => send(to, &block, &mut report).await?,
+            Step::Visit { cid, declared } if cid.codec() == codec::RAW => {
+                if to.has(&cid).await? {
+                    report.skipped += 1;
+                    walk.pass(&cid, declared, None)?;
+                } else {
+                    let block = from.get_block(&cid).await?;
+                    walk.enter(&block, declared)?;
+                    to.put(&block).await?;
+                    report.uploaded += 1;
+                    report.uploaded_bytes += block.len() as u64;
+                }
             }
-            continue;
+            Step::Visit { cid, declared } => {
+                let block = from.get_block(&cid).await?;
+                walk.enter(&block, declared)?;
+            }
         }
-        let block = from.get_block(&cid).await?;
-        let links = links_of(&block)?;
-        stack.push((cid, Some(block)));
-        stack.extend(links.into_iter().rev().map(|l| (l, None)));
     }
     Ok(report)
 }
