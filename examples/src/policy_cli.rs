@@ -5,16 +5,15 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use dataseal_base::dsse::TrustPolicy;
-use dataseal_base::{Cid, Role, Timestamp, VerifyingKey};
+use dataseal_base::{Cid, Timestamp, VerifyingKey};
 use dataseal_policy::{
-    AuditLog, Clock, EntityStore, Grant, GrantError, GrantIssuer, GrantRequest, GrantVerifier,
-    PolicyEngine, Principal, RequestDocument, ServiceAccountId, UserId, read_anchor, verify_log,
-    verify_sealed_log,
+    Action, ApprovalVerifier, ApproverRole, AuditLog, Clock, DecisionPoint, Grant, GrantError,
+    GrantIssuer, GrantRequest, GrantVerifier, PolicyEngine, Principal, ServiceAccountId, UserId,
+    read_anchor, verify_log_with_keys,
 };
 use serde_json::json;
 
-use crate::manifest_cli::{manifest_exit_code, read_document, read_signing_key};
+use crate::manifest_cli::{manifest_exit_code, read_document, read_signing_key, trust_policy};
 use crate::{EXIT_VERIFY, Failure, show};
 
 /// Exit code: denied by policy.
@@ -25,27 +24,40 @@ pub const EXIT_BLOCKED: u8 = 4;
 /// `dataseal authorize`.
 #[derive(Debug, Args)]
 pub struct AuthorizeArgs {
-    /// The entities document: directory entities, trusted manifest keys, and versions as
-    /// signed manifest envelopes (see the dataseal-policy README).
+    /// The entities document: directory entities, and versions as signed manifest
+    /// envelopes with their records (see the dataseal-policy README). It cannot add
+    /// trusted keys: those come from --trust.
     #[arg(long, value_name = "ENTITIES.json")]
     entities: PathBuf,
     /// The request: principal, action, resource, purpose, region, time, grant,
-    /// approvals.
+    /// approvals (signed envelopes).
     #[arg(long, value_name = "REQUEST.json")]
     request: PathBuf,
     /// A directory of extra *.cedar policies and templates, loaded beside the defaults.
     #[arg(long, value_name = "DIR")]
     policies: Option<PathBuf>,
+    /// A public key (PEM) trusted to sign manifests, with its role; repeatable. Only
+    /// these keys make a version's manifest trusted.
+    #[arg(long = "trust", value_name = "KEY.pub=ROLE")]
+    trust: Vec<String>,
+    /// Signatures needed in a role (default 1 per trusted role); repeatable.
+    #[arg(long = "threshold", value_name = "ROLE=N")]
+    thresholds: Vec<String>,
     /// A public key (PEM) trusted to issue grants; repeatable.
     #[arg(long = "grant-key", value_name = "KEY.pub")]
     grant_keys: Vec<PathBuf>,
+    /// A public key (PEM) trusted to sign approvals for one person in one role
+    /// (data-owner or compliance), as KEY.pub=ROLE:USER; repeatable.
+    #[arg(long = "approver", value_name = "KEY.pub=ROLE:USER")]
+    approvers: Vec<String>,
     /// Clock-skew tolerance, in seconds (at most 300): how far the request's `time`, when
-    /// it has one, may be from this machine's clock, and the tolerance for grants.
+    /// it has one, may be from this machine's clock, and the tolerance for grants and
+    /// approvals.
     #[arg(long, value_name = "SECONDS", default_value_t = dataseal_policy::DEFAULT_REQUEST_SKEW_SECONDS,
           value_parser = clap::value_parser!(u32).range(0..=i64::from(dataseal_policy::MAX_REQUEST_SKEW_SECONDS)))]
     skew: u32,
-    /// Append the decision's audit record to this log, followed by a checkpoint signed
-    /// with --audit-key.
+    /// Append the decision's audit record (or, for a malformed request, the record of
+    /// its refusal) to this log, followed by a checkpoint signed with --audit-key.
     #[arg(
         long,
         value_name = "LOG",
@@ -83,7 +95,12 @@ pub enum GrantCommand {
         /// The manifest CID of the dataset version.
         #[arg(long, value_name = "CID")]
         cid: String,
-        /// The purpose.
+        /// A data action the grant covers (read, download, evaluate, train,
+        /// fine-tune-commercial, embed); repeatable, at least one.
+        #[arg(long = "action", value_name = "ACTION", required = true)]
+        actions: Vec<String>,
+        /// The purpose (research, training, evaluation, embedding, analytics,
+        /// commercial-training, commercial-fine-tuning, commercial-analytics).
         #[arg(long)]
         purpose: String,
         /// The region.
@@ -196,16 +213,30 @@ pub fn open_audit_log(log: &Path, key: &Path, anchor: Option<&Path>) -> Result<A
     Ok(audit)
 }
 
-/// Runs `dataseal authorize`: exit 0 allow, 3 deny, 4 when the version is revoked, erased or held, 2 malformed input (1 when a
-/// manifest envelope in the entities does not verify).
+/// Parses `KEY.pub=ROLE:USER` and reads the key.
 ///
 /// # Errors
 ///
-/// A [`Failure`] carrying the exit code; a deny is a failure with [`EXIT_DENIED`].
-pub fn authorize(args: &AuthorizeArgs, json: bool) -> Result<(), Failure> {
-    let request = read_document(&args.request)?;
-    let request = RequestDocument::from_json(&request)
-        .map_err(|e| Failure::usage(format!("{}: {e}", show(&args.request))))?;
+/// Exit 2.
+fn approver(spec: &str) -> Result<(VerifyingKey, UserId, ApproverRole), Failure> {
+    let bad = |why: String| Failure::usage(format!("--approver {spec:?}: {why}"));
+    let (file, who) = spec
+        .rsplit_once('=')
+        .ok_or_else(|| bad("expected KEY.pub=ROLE:USER".to_owned()))?;
+    let (role, user) = who
+        .split_once(':')
+        .ok_or_else(|| bad("expected KEY.pub=ROLE:USER".to_owned()))?;
+    let role: ApproverRole = role.parse().map_err(|e| bad(format!("{e}")))?;
+    let user = UserId::new(user).map_err(|e| bad(format!("{e}")))?;
+    Ok((read_public_key(Path::new(file))?, user, role))
+}
+
+/// The decision point `dataseal authorize` configures from its arguments.
+///
+/// # Errors
+///
+/// Exit 2 for unreadable keys or policies.
+pub fn decision_point(args: &AuthorizeArgs) -> Result<DecisionPoint, Failure> {
     let mut builder = PolicyEngine::builder();
     if let Some(dir) = &args.policies {
         builder = builder
@@ -215,6 +246,34 @@ pub fn authorize(args: &AuthorizeArgs, json: bool) -> Result<(), Failure> {
     let engine = builder
         .build()
         .map_err(|e| policy_failure("policies", &e))?;
+    let trust = trust_policy(&args.trust, &args.thresholds)?;
+    let mut grants = GrantVerifier::new(args.skew);
+    for key in &args.grant_keys {
+        grants = grants.trust(read_public_key(key)?);
+    }
+    let mut approvals = ApprovalVerifier::new().with_skew_seconds(args.skew);
+    for spec in &args.approvers {
+        let (key, user, role) = approver(spec)?;
+        approvals = approvals.trust(key, user, role);
+    }
+    let mut point = DecisionPoint::new(engine, trust)
+        .with_grant_verifier(grants)
+        .with_approval_verifier(approvals);
+    if let (Some(path), Some(key)) = (&args.audit_log, &args.audit_key) {
+        point = point.with_audit_log(open_audit_log(path, key, args.anchor.as_deref())?);
+    }
+    Ok(point)
+}
+
+/// Runs `dataseal authorize`: exit 0 allow, 3 deny, 4 when the version is revoked,
+/// erased or held, 2 malformed input (recorded in the audit log, when one is given), 1
+/// when a manifest envelope in the entities does not verify against --trust.
+///
+/// # Errors
+///
+/// A [`Failure`] carrying the exit code; a deny is a failure with [`EXIT_DENIED`].
+pub fn authorize(args: &AuthorizeArgs, json: bool) -> Result<(), Failure> {
+    let point = decision_point(args)?;
     let clock = if args.what_if {
         Clock::WhatIf
     } else {
@@ -223,31 +282,31 @@ pub fn authorize(args: &AuthorizeArgs, json: bool) -> Result<(), Failure> {
             skew_seconds: args.skew,
         }
     };
-    let (request, grant) = request
-        .into_parts(clock)
-        .map_err(|e| Failure::usage(format!("{}: {e}", show(&args.request))))?;
-    let entities = read_document(&args.entities)?;
-    let entities = EntityStore::from_document(&engine, &entities, request.now)
-        .map_err(|e| policy_failure(&show(&args.entities), &e))?;
-    let mut verifier = GrantVerifier::new(args.skew);
-    for key in &args.grant_keys {
-        verifier = verifier.trust(read_public_key(key)?);
-    }
-    if let Some(g) = &grant
-        && let Err(GrantError::Malformed(why)) = verifier.verify(g, request.now)
-    {
-        return Err(Failure::usage(format!(
-            "{}: grant: {why}",
-            show(&args.request)
-        )));
-    }
-    let now = request.now;
-    let decision = engine.decide_presented(&entities, request, grant.as_ref(), &verifier);
-    if let (Some(path), Some(key)) = (&args.audit_log, &args.audit_key) {
-        open_audit_log(path, key, args.anchor.as_deref())?
-            .append(decision.audit_record(), now)
-            .map_err(|e| Failure::usage(format!("{}: {e}", show(path))))?;
-    }
+    let refused = |bytes: &[u8], e: dataseal_policy::Error| match clock {
+        Clock::System { now, .. } => point.refuse(bytes, e, now).map(|_| ()),
+        _ => Err(e),
+    };
+    let request = read_document(&args.request)?;
+    let entities = match read_document(&args.entities) {
+        Ok(bytes) => bytes,
+        Err(failure) => {
+            let e = dataseal_policy::Error::Entities(failure.to_string());
+            return match refused(&request, e) {
+                Err(e) => Err(policy_failure(&show(&args.entities), &e)),
+                Ok(()) => Err(failure),
+            };
+        }
+    };
+    let authorized = point.authorize(&entities, &request, clock).map_err(|e| {
+        let context = match &e {
+            dataseal_policy::Error::Entities(_) | dataseal_policy::Error::Manifest(_) => {
+                show(&args.entities)
+            }
+            _ => show(&args.request),
+        };
+        policy_failure(&context, &e)
+    })?;
+    let decision = &authorized.decision;
     let record = serde_json::to_value(decision.audit_record())
         .map_err(|e| Failure::usage(format!("audit record: {e}")))?;
     emit(
@@ -314,6 +373,7 @@ pub fn grant(command: &GrantCommand, json: bool) -> Result<(), Failure> {
             issuer,
             principal,
             cid,
+            actions,
             purpose,
             region,
             ttl,
@@ -327,6 +387,13 @@ pub fn grant(command: &GrantCommand, json: bool) -> Result<(), Failure> {
                 cid: cid
                     .parse::<Cid>()
                     .map_err(|e| Failure::usage(format!("--cid: {e}")))?,
+                actions: actions
+                    .iter()
+                    .map(|a| {
+                        a.parse::<Action>()
+                            .map_err(|e| Failure::usage(format!("--action: {e}")))
+                    })
+                    .collect::<Result<_, _>>()?,
                 purpose: purpose
                     .parse()
                     .map_err(|e| Failure::usage(format!("--purpose: {e}")))?,
@@ -340,6 +407,7 @@ pub fn grant(command: &GrantCommand, json: bool) -> Result<(), Failure> {
             let grant = issuer
                 .issue(&request, now)
                 .map_err(|e| Failure::usage(format!("grant: {e}")))?;
+            let covered: Vec<&str> = request.actions.iter().map(|a| a.as_str()).collect();
             let mut out = io::stdout().lock();
             if json {
                 writeln!(
@@ -352,8 +420,13 @@ pub fn grant(command: &GrantCommand, json: bool) -> Result<(), Failure> {
             }
             .map_err(|e| Failure::io("writing stdout", &e))?;
             say(&format!(
-                "issued a grant for {} on {} ({}, {}) valid {} s",
-                request.principal, request.cid, request.purpose, request.region, ttl
+                "issued a grant for {} to {} {} ({}, {}) valid {} s",
+                request.principal,
+                covered.join(", "),
+                request.cid,
+                request.purpose,
+                request.region,
+                ttl
             ));
             Ok(())
         }
@@ -396,13 +469,10 @@ pub fn grant(command: &GrantCommand, json: bool) -> Result<(), Failure> {
 /// A [`Failure`]: exit 1 if the log is broken, 2 if it cannot be read.
 pub fn audit(command: &AuditCommand, json: bool) -> Result<(), Failure> {
     let AuditCommand::Verify { trust, anchor, log } = command;
-    let mut policy = TrustPolicy::new();
-    let role: Role = "audit"
-        .parse()
-        .map_err(|e| Failure::usage(format!("role: {e}")))?;
-    for key in trust {
-        policy = policy.trust(read_public_key(key)?, role.clone());
-    }
+    let keys = trust
+        .iter()
+        .map(|k| read_public_key(k))
+        .collect::<Result<Vec<_>, _>>()?;
     let anchor = match anchor {
         Some(path) => Some(
             serde_json::from_slice(&read_document(path)?)
@@ -412,11 +482,7 @@ pub fn audit(command: &AuditCommand, json: bool) -> Result<(), Failure> {
             .map_err(|e| Failure::usage(format!("{}: {e}", show(log))))?,
     };
     let bytes = read_document(log)?;
-    let verified = if trust.is_empty() {
-        verify_log(&bytes, None, anchor.as_ref())
-    } else {
-        verify_sealed_log(&bytes, &policy, anchor.as_ref())
-    };
+    let verified = verify_log_with_keys(&bytes, &keys, anchor.as_ref());
     match verified {
         Ok(report) => {
             let value = serde_json::to_value(&report)

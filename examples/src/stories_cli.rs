@@ -323,7 +323,7 @@ pub fn fetch(args: &FetchArgs, json: bool) -> Result<(), Failure> {
         .map_err(|e| Failure::usage(format!("--action: {e}")))?;
     let mut fetch = Fetch::new(
         cid,
-        trust,
+        trust.clone(),
         parse_principal(&args.principal)?,
         action,
         args.purpose
@@ -363,7 +363,7 @@ pub fn fetch(args: &FetchArgs, json: bool) -> Result<(), Failure> {
         .map_err(|e| Failure::usage(format!("policies: {e}")))?;
     let now = dataseal::Timestamp::now();
     let mut entities =
-        EntityStore::builder_from_document(&engine, &read_document(&args.entities)?, now)
+        EntityStore::builder_from_document(&engine, &read_document(&args.entities)?, &trust, now)
             .map_err(|e| Failure::usage(format!("{}: {e}", show(&args.entities))))?;
     if let Some(path) = &args.record {
         let record: VersionRecord = serde_json::from_slice(&read_document(path)?)

@@ -45,7 +45,7 @@ impl World {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let p = |s: &str| dir.path().join(s);
-        for who in ["publisher", "grants", "audit", "rogue"] {
+        for who in ["publisher", "grants", "audit", "rogue", "olivia", "carol"] {
             let out = run(&["keygen", "--out", p(who).to_str().unwrap()]);
             assert_eq!(code(&out), 0, "{}", err(&out));
         }
@@ -98,17 +98,23 @@ impl World {
     }
 
     fn write_entities(&self, name: &str, revoked: bool) {
-        let publisher = fs::read_to_string(self.p("publisher/signing.pub")).unwrap();
+        let acme = json!({"type": "Dataseal::Group", "id": "acme"});
         let doc = json!({
             "entities": [
                 {"uid": {"type": "Dataseal::User", "id": "tess"}, "attrs": {},
-                 "parents": [{"type": "Dataseal::Role", "id": "trainer"}]},
-                {"uid": {"type": "Dataseal::User", "id": "olivia"}, "attrs": {}, "parents": []}
+                 "parents": [{"type": "Dataseal::Role", "id": "trainer"}, acme]},
+                {"uid": {"type": "Dataseal::User", "id": "sam"}, "attrs": {},
+                 "parents": [{"type": "Dataseal::Role", "id": "steward"}, acme]},
+                {"uid": {"type": "Dataseal::User", "id": "carol"}, "attrs": {},
+                 "parents": [{"type": "Dataseal::Role", "id": "compliance-reviewer"}, acme]},
+                {"uid": {"type": "Dataseal::User", "id": "olivia"}, "attrs": {}, "parents": [acme]},
+                {"uid": {"type": "Dataseal::User", "id": "pete"}, "attrs": {},
+                 "parents": [{"type": "Dataseal::Role", "id": "trainer"}]}
             ],
-            "trust": [{"publicKey": publisher, "role": "publisher"}],
             "versions": [{
                 "envelope": self.envelope,
-                "owner": "olivia", "organisation": "acme", "uploader": "olivia",
+                "owner": "olivia", "organisation": "acme", "uploader": "ulrich",
+                "specialCategoryData": false,
                 "state": {"revoked": revoked, "legalHold": false, "quarantined": false, "erased": false}
             }]
         });
@@ -121,6 +127,17 @@ impl World {
     }
 
     fn issue_at(&self, name: &str, principal: &str, purpose: &str, at: Option<&str>) -> String {
+        self.issue_for(name, principal, purpose, at, "train")
+    }
+
+    fn issue_for(
+        &self,
+        name: &str,
+        principal: &str,
+        purpose: &str,
+        at: Option<&str>,
+        action: &str,
+    ) -> String {
         let key = self.s("grants/signing.key");
         let mut args = vec![
             "grant",
@@ -137,6 +154,8 @@ impl World {
             purpose,
             "--region",
             "DE",
+            "--action",
+            action,
         ];
         if let Some(at) = at {
             args.extend(["--at", at]);
@@ -155,9 +174,21 @@ impl World {
     }
 
     fn request_at(&self, name: &str, purpose: &str, grant: Option<&str>, time: Option<&str>) {
+        self.request_as(name, "tess", "train", purpose, grant, time);
+    }
+
+    fn request_as(
+        &self,
+        name: &str,
+        user: &str,
+        action: &str,
+        purpose: &str,
+        grant: Option<&str>,
+        time: Option<&str>,
+    ) {
         let mut r = json!({
-            "principal": {"user": "tess"},
-            "action": "train",
+            "principal": {"user": user},
+            "action": action,
             "resource": {"version": self.cid},
             "purpose": purpose,
             "region": "DE",
@@ -180,6 +211,8 @@ impl World {
             self.s(request),
             "--grant-key".to_owned(),
             self.s("grants/signing.pub"),
+            "--trust".to_owned(),
+            format!("{}=publisher", self.s("publisher/signing.pub")),
         ];
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -201,8 +234,8 @@ fn authorize_allows_and_denies_with_reasons() {
     assert_eq!(v["record"]["resource"], format!("version:{}", w.cid));
 
     // Purpose not declared by the manifest (and not the grant's): deny, exit 3.
-    w.request("marketing.json", "marketing", Some(&token));
-    let out = w.authorize("entities.json", "marketing.json", &["--json"]);
+    w.request("evaluation.json", "evaluation", Some(&token));
+    let out = w.authorize("entities.json", "evaluation.json", &["--json"]);
     assert_eq!(code(&out), 3, "{}", err(&out));
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["decision"], "deny");
@@ -237,9 +270,272 @@ fn authorize_allows_and_denies_with_reasons() {
         &w.s("ok.json"),
         "--grant-key",
         &w.s("rogue/signing.pub"),
+        "--trust",
+        &format!("{}=publisher", w.s("publisher/signing.pub")),
     ]);
     assert_eq!(code(&out), 3);
     assert!(err(&out).contains("signature"), "{}", err(&out));
+
+    // Internal data outside its organisation: pete trains, but not at acme.
+    let pete = w.issue("pete.txt", "user:pete", "training");
+    w.request_as("pete.json", "pete", "train", "training", Some(&pete), None);
+    let out = w.authorize("entities.json", "pete.json", &[]);
+    assert_eq!(code(&out), 3, "{}", err(&out));
+    assert!(
+        err(&out).contains("sensitivity.internal.organisation"),
+        "{}",
+        err(&out)
+    );
+}
+
+#[test]
+fn a_grant_covers_only_the_actions_it_names() {
+    let w = World::new();
+    // A steward may download, but a training grant does not let them.
+    let train = w.issue_for("train.txt", "user:sam", "research", None, "train");
+    w.request_as("dl.json", "sam", "download", "research", Some(&train), None);
+    let out = w.authorize("entities.json", "dl.json", &["--json"]);
+    assert_eq!(code(&out), 3, "{}", err(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["policies"], json!(["grant.action"]));
+    // A download grant does.
+    let dl = w.issue_for("dl.txt", "user:sam", "research", None, "download");
+    w.request_as("dl2.json", "sam", "download", "research", Some(&dl), None);
+    let out = w.authorize("entities.json", "dl2.json", &[]);
+    assert_eq!(code(&out), 0, "{}", err(&out));
+    // Issuing a grant without an action, or for a governance action, is refused.
+    let base = [
+        "grant",
+        "issue",
+        "--key",
+        &w.s("grants/signing.key"),
+        "--issuer",
+        "g",
+        "--principal",
+        "user:sam",
+        "--cid",
+        &w.cid,
+        "--purpose",
+        "research",
+        "--region",
+        "DE",
+    ];
+    assert_eq!(code(&run(&base)), 2);
+    let out = run(&[&base[..], &["--action", "approve"]].concat());
+    assert_eq!(code(&out), 2, "{}", err(&out));
+    assert!(err(&out).contains("not a data action"), "{}", err(&out));
+}
+
+#[test]
+fn purposes_are_a_closed_vocabulary() {
+    let w = World::new();
+    let token = w.issue("grant.txt", "user:tess", "training");
+    // "ads-commercial" is no purpose at all: malformed (2), never matched by a pattern.
+    w.request("ads.json", "ads-commercial", Some(&token));
+    let out = w.authorize("entities.json", "ads.json", &[]);
+    assert_eq!(code(&out), 2, "{}", err(&out));
+    assert!(err(&out).contains("ads-commercial"), "{}", err(&out));
+    // Nor can a grant be issued for one.
+    let out = run(&[
+        "grant",
+        "issue",
+        "--key",
+        &w.s("grants/signing.key"),
+        "--issuer",
+        "g",
+        "--principal",
+        "user:tess",
+        "--cid",
+        &w.cid,
+        "--purpose",
+        "ads-commercial",
+        "--region",
+        "DE",
+        "--action",
+        "train",
+    ]);
+    assert_eq!(code(&out), 2, "{}", err(&out));
+}
+
+#[test]
+fn manifest_keys_come_from_the_decision_points_trust_only() {
+    let w = World::new();
+    let token = w.issue("grant.txt", "user:tess", "training");
+    w.request("ok.json", "training", Some(&token));
+    // Keys listed in the entities document: refused (2), never trusted.
+    let mut doc: Value =
+        serde_json::from_str(&fs::read_to_string(w.p("entities.json")).unwrap()).unwrap();
+    let publisher = fs::read_to_string(w.p("publisher/signing.pub")).unwrap();
+    doc["trust"] = json!([{"publicKey": publisher, "role": "publisher"}]);
+    fs::write(w.p("self-trusting.json"), doc.to_string()).unwrap();
+    let base = |entities: &str| {
+        vec![
+            "authorize".to_owned(),
+            "--entities".to_owned(),
+            w.s(entities),
+            "--request".to_owned(),
+            w.s("ok.json"),
+            "--grant-key".to_owned(),
+            w.s("grants/signing.pub"),
+        ]
+    };
+    let args = base("self-trusting.json");
+    let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code(&out), 2, "{}", err(&out));
+    assert!(err(&out).contains("--trust"), "{}", err(&out));
+    // Without --trust, or trusting another key, the version's manifest is not trusted.
+    let args = base("entities.json");
+    let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code(&out), 1, "{}", err(&out));
+    let mut args = base("entities.json");
+    args.extend([
+        "--trust".to_owned(),
+        format!("{}=publisher", w.s("rogue/signing.pub")),
+    ]);
+    let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code(&out), 1, "{}", err(&out));
+    // A threshold the signatures do not meet.
+    let out = w.authorize("entities.json", "ok.json", &["--threshold", "publisher=2"]);
+    assert_eq!(code(&out), 1, "{}", err(&out));
+}
+
+#[test]
+fn approvals_are_verified_signatures() {
+    use dataseal_policy::{Approval, ApprovalStatement, ApproverRole};
+    let w = World::new();
+    let key = |who: &str| {
+        dataseal_base::SigningKey::from_pkcs8_pem(
+            &fs::read_to_string(w.p(&format!("{who}/signing.key"))).unwrap(),
+        )
+        .unwrap()
+    };
+    let approval = |who: &str, signer: &str, role: ApproverRole, cid: &str| {
+        let statement = ApprovalStatement {
+            approver: who.parse().unwrap(),
+            cid: cid.parse().unwrap(),
+            role,
+            time: dataseal_base::Timestamp::now(),
+        };
+        let a = Approval::sign(&statement, &key(signer)).unwrap();
+        serde_json::from_str::<Value>(&a.to_json()).unwrap()
+    };
+    let token = w.issue("grant.txt", "user:tess", "training");
+    let write = |name: &str, approvals: Vec<Value>| {
+        let mut r: Value = json!({
+            "principal": {"user": "tess"}, "action": "train",
+            "resource": {"version": w.cid}, "purpose": "training", "region": "DE",
+            "grant": token,
+        });
+        r["approvals"] = Value::Array(approvals);
+        fs::write(w.p(name), r.to_string()).unwrap();
+    };
+    let approvers = [
+        "--approver".to_owned(),
+        format!("{}=data-owner:olivia", w.s("olivia/signing.pub")),
+        "--approver".to_owned(),
+        format!("{}=compliance:carol", w.s("carol/signing.pub")),
+    ];
+    let approvers: Vec<&str> = approvers.iter().map(String::as_str).collect();
+    let owner = approval("olivia", "olivia", ApproverRole::DataOwner, &w.cid);
+    let compliance = approval("carol", "carol", ApproverRole::Compliance, &w.cid);
+
+    // Both, verified: the decision goes on (allowed here: the version is not restricted).
+    write("both.json", vec![owner.clone(), compliance.clone()]);
+    let out = w.authorize("entities.json", "both.json", &approvers);
+    assert_eq!(code(&out), 0, "{}", err(&out));
+
+    // Forged (carol's statement signed by the rogue key), wrong role, wrong CID,
+    // duplicated: each refused, with the reason (3).
+    let other_cid = dataseal_base::Cid::raw_sha256(b"another version").to_string();
+    let cases = [
+        (
+            "forged",
+            vec![
+                owner.clone(),
+                approval("carol", "rogue", ApproverRole::Compliance, &w.cid),
+            ],
+            "no trusted approver key",
+        ),
+        (
+            "wrong-role",
+            vec![approval(
+                "olivia",
+                "olivia",
+                ApproverRole::Compliance,
+                &w.cid,
+            )],
+            "trusted only for olivia as data-owner",
+        ),
+        (
+            "wrong-cid",
+            vec![approval(
+                "olivia",
+                "olivia",
+                ApproverRole::DataOwner,
+                &other_cid,
+            )],
+            "is for",
+        ),
+        (
+            "duplicated",
+            vec![owner.clone(), owner.clone()],
+            "duplicate",
+        ),
+    ];
+    for (name, approvals, why) in cases {
+        let file = format!("{name}.json");
+        write(&file, approvals);
+        let out = w.authorize("entities.json", &file, &approvers);
+        assert_eq!(code(&out), 3, "{name}: {}", err(&out));
+        assert!(err(&out).contains(why), "{name}: {}", err(&out));
+    }
+    // Without approver keys, nothing verifies.
+    let out = w.authorize("entities.json", "both.json", &[]);
+    assert_eq!(code(&out), 3, "{}", err(&out));
+    // A bare approver id is no approval: malformed (2).
+    let mut r: Value =
+        serde_json::from_str(&fs::read_to_string(w.p("both.json")).unwrap()).unwrap();
+    r["approvals"] = json!({"dataOwner": "olivia", "complianceReviewer": "carol"});
+    fs::write(w.p("bare.json"), r.to_string()).unwrap();
+    let out = w.authorize("entities.json", "bare.json", &approvers);
+    assert_eq!(code(&out), 2, "{}", err(&out));
+}
+
+#[test]
+fn a_malformed_request_leaves_a_refusal_in_the_audit_log() {
+    let w = World::new();
+    let log = w.s("audit.jsonl");
+    let audit = [
+        "--audit-log",
+        &log,
+        "--audit-key",
+        &w.s("audit/signing.key"),
+    ];
+    fs::write(
+        w.p("bad.json"),
+        r#"{"principal":{"user":"tess"},"action":"fly"}"#,
+    )
+    .unwrap();
+    let out = w.authorize("entities.json", "bad.json", &audit);
+    assert_eq!(code(&out), 2, "{}", err(&out));
+    w.request("ads.json", "ads-commercial", None);
+    let out = w.authorize("entities.json", "ads.json", &audit);
+    assert_eq!(code(&out), 2, "{}", err(&out));
+    let trusted = ["--trust", &w.s("audit/signing.pub")];
+    let out = run(&[&["audit", "verify", "--json"][..], &trusted, &[&log]].concat());
+    assert_eq!(code(&out), 0, "{}", err(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["report"]["records"], 0);
+    assert_eq!(v["report"]["refusals"], 2);
+    let text = fs::read_to_string(w.p("audit.jsonl")).unwrap();
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["kind"], "refusal");
+    assert_eq!(first["refusal"]["refused"], "malformed");
+    assert!(first["refusal"]["reason"].as_str().unwrap().contains("fly"));
+    // A what-if evaluation of a malformed request records nothing.
+    let out = w.authorize("entities.json", "bad.json", &["--what-if"]);
+    assert_eq!(code(&out), 2, "{}", err(&out));
+    assert_eq!(fs::read_to_string(w.p("audit.jsonl")).unwrap(), text);
 }
 
 #[test]
@@ -380,9 +676,11 @@ fn grant_verify() {
         "--cid",
         &w.cid,
         "--purpose",
-        "x",
+        "research",
         "--region",
         "DE",
+        "--action",
+        "train",
     ]);
     assert_eq!(code(&out), 2);
     assert!(err(&out).contains("--principal"), "{}", err(&out));
@@ -511,6 +809,8 @@ fn concurrent_processes_append_whole_records() {
                     &w.s("ok.json"),
                     "--grant-key",
                     &w.s("grants/signing.pub"),
+                    "--trust",
+                    &format!("{}=publisher", w.s("publisher/signing.pub")),
                     "--audit-log",
                     &log,
                     "--audit-key",

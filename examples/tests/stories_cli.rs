@@ -69,7 +69,8 @@ impl World {
             w.p("entities.json"),
             json!({"entities": [
                 {"uid": {"type": "Dataseal::User", "id": "tess"}, "attrs": {},
-                 "parents": [{"type": "Dataseal::Role", "id": "trainer"}]}
+                 "parents": [{"type": "Dataseal::Role", "id": "trainer"},
+                             {"type": "Dataseal::Group", "id": "acme"}]}
             ]})
             .to_string(),
         )
@@ -103,8 +104,9 @@ impl World {
         }
         fs::write(
             self.p(name),
-            json!({"owner": "olivia", "organisation": "acme", "uploader": "ulrich", "state": state})
-                .to_string(),
+            json!({"owner": "olivia", "organisation": "acme", "uploader": "ulrich",
+                   "specialCategoryData": false, "state": state})
+            .to_string(),
         )
         .unwrap();
     }
@@ -166,6 +168,8 @@ impl World {
             purpose,
             "--region",
             "DE",
+            "--action",
+            "train",
         ]);
         assert_eq!(code(&out), 0, "{}", err(&out));
         let path = format!("grant-{purpose}.txt");
@@ -300,7 +304,8 @@ fn publish_fetch_verify_repair_from_the_command_line() {
     // A record that leaves its state out, or a flag of it, is malformed (2): nothing
     // about a version's lifecycle defaults to allow.
     for state in [None, Some(json!({})), Some(json!({"revoked": false}))] {
-        let mut record = json!({"owner": "olivia", "organisation": "acme", "uploader": "ulrich"});
+        let mut record = json!({"owner": "olivia", "organisation": "acme", "uploader": "ulrich",
+                                "specialCategoryData": false});
         if let Some(s) = state {
             record["state"] = s;
         }

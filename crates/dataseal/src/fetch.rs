@@ -13,8 +13,8 @@ use dataseal_base::{Cid, ProviderId, Purpose, Region, SigningKey, Timestamp};
 use dataseal_crypt::{Decryptor, KeyEncryptionKey, ObjectHeader, SealedSection};
 use dataseal_manifest::{VerifiedManifest, manifest_cid, verify_envelope};
 use dataseal_policy::{
-    AccessRequest, Action, AuditLog, Decision, EntityStore, Grant, GrantVerifier, PolicyEngine,
-    Principal, Resource,
+    AccessRequest, Action, AuditLog, DataPurpose, Decision, EntityStore, Grant, GrantVerifier,
+    PolicyEngine, Principal, Resource,
 };
 use dataseal_reputation::{Candidate, Event, EventKind, ObserverId, Outcome, order_for_read};
 use dataseal_transport::{FailureKind, Transport, VerifiedRead};
@@ -381,11 +381,13 @@ impl Fetch {
         let manifest = self.verified_envelope(&rt, providers, catalog, now)?;
 
         // 2. The decision: nothing is written unless it allows.
+        let purpose =
+            DataPurpose::try_from(&self.purpose).map_err(|e| Error::policy("the purpose", e))?;
         let request = AccessRequest::new(
             self.principal.clone(),
             self.action,
             Resource::Version(self.manifest),
-            self.purpose.clone(),
+            purpose,
             self.region.clone(),
             now,
         );

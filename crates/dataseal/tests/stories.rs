@@ -209,8 +209,8 @@ fn refusals_write_nothing_and_map_to_their_exit_codes() {
     assert_eq!(err.exit_code(), 3, "{err}");
     // A purpose the manifest does not allow.
     let err = w
-        .fetch(&published, "advertising")
-        .grant(w.grant(&published, "advertising", 900, now))
+        .fetch(&published, "commercial-training")
+        .grant(w.grant(&published, "commercial-training", 900, now))
         .run(
             &mut providers,
             &w.catalog(),

@@ -87,7 +87,37 @@ fn fault(line: usize, kind: FaultKind, detail: impl Into<String>) -> AuditFault 
 #[serde(rename_all = "lowercase")]
 enum Kind {
     Decision,
+    Refusal,
     Checkpoint,
+}
+
+/// What the audit log keeps of a request refused before any decision could be made:
+/// malformed input (a request that does not parse, a stale clock, an unreadable grant
+/// or approval, entities that do not load). A refusal is never an allow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Refusal {
+    /// The decision point's clock.
+    pub time: Timestamp,
+    /// Always `"malformed"` today.
+    pub refused: String,
+    /// Why, in one line.
+    pub reason: String,
+    /// SHA-256 (hex) of the request's bytes, as received.
+    pub request: String,
+}
+
+impl Refusal {
+    /// A refusal of the request `bytes` as malformed, for `reason`, at `now`.
+    #[must_use]
+    pub fn malformed(bytes: &[u8], reason: impl Into<String>, now: Timestamp) -> Self {
+        Self {
+            time: now,
+            refused: "malformed".to_owned(),
+            reason: reason.into(),
+            request: line_hash(bytes),
+        }
+    }
 }
 
 /// One line of the log.
@@ -99,6 +129,8 @@ struct Line {
     kind: Kind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     record: Option<AuditRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refusal: Option<Refusal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     checkpoint: Option<serde_json::Value>,
 }
@@ -124,6 +156,8 @@ pub struct AuditReport {
     pub lines: u64,
     /// Decision records.
     pub records: u64,
+    /// Refusal records (requests refused as malformed).
+    pub refusals: u64,
     /// Checkpoints, each verified.
     pub checkpoints: u64,
     /// SHA-256 (hex) of the last line ([`GENESIS`] for an empty log).
@@ -142,8 +176,15 @@ fn line_hash(line: &[u8]) -> String {
 fn parse_line(bytes: &[u8]) -> Result<Line, String> {
     let line: Line = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     let ok = match line.kind {
-        Kind::Decision => line.record.is_some() && line.checkpoint.is_none(),
-        Kind::Checkpoint => line.checkpoint.is_some() && line.record.is_none(),
+        Kind::Decision => {
+            line.record.is_some() && line.refusal.is_none() && line.checkpoint.is_none()
+        }
+        Kind::Refusal => {
+            line.refusal.is_some() && line.record.is_none() && line.checkpoint.is_none()
+        }
+        Kind::Checkpoint => {
+            line.checkpoint.is_some() && line.record.is_none() && line.refusal.is_none()
+        }
     };
     if !ok {
         return Err("kind does not match the fields present".to_owned());
@@ -204,7 +245,8 @@ pub fn verify_sealed_log(
     anchor: Option<&Checkpoint>,
 ) -> Result<AuditReport, AuditFault> {
     let report = verify_log(bytes, Some(trust), anchor)?;
-    if report.records > 0 && (report.checkpoints == 0 || report.unsigned_tail > 0) {
+    if report.records + report.refusals > 0 && (report.checkpoints == 0 || report.unsigned_tail > 0)
+    {
         let line = usize::try_from(report.lines).unwrap_or(usize::MAX);
         return Err(fault(
             line,
@@ -220,6 +262,35 @@ pub fn verify_sealed_log(
         ));
     }
     Ok(report)
+}
+
+/// Verifies a log as `dataseal audit verify` does: without keys, [`verify_log`] (the
+/// chain, and checkpoints against it, signatures unchecked: whoever can write the file
+/// can re-chain it); with keys, [`verify_sealed_log`] trusting exactly those keys to sign
+/// checkpoints.
+///
+/// # Errors
+///
+/// The first [`AuditFault`].
+pub fn verify_log_with_keys(
+    bytes: &[u8],
+    keys: &[dataseal_base::VerifyingKey],
+    anchor: Option<&Checkpoint>,
+) -> Result<AuditReport, AuditFault> {
+    if keys.is_empty() {
+        return verify_log(bytes, None, anchor);
+    }
+    let role: dataseal_base::Role = "audit".parse().map_err(|e| {
+        fault(
+            1,
+            FaultKind::BadCheckpoint,
+            format!("cannot name the checkpoint role: {e}"),
+        )
+    })?;
+    let trust = keys
+        .iter()
+        .fold(TrustPolicy::new(), |t, k| t.trust(*k, role.clone()));
+    verify_sealed_log(bytes, &trust, anchor)
 }
 
 /// Verifies a whole log: every line parses, sequence numbers run 0, 1, 2, … without gap
@@ -256,6 +327,7 @@ pub fn verify_log(
     let mut report = AuditReport {
         lines: 0,
         records: 0,
+        refusals: 0,
         checkpoints: 0,
         head: GENESIS.to_owned(),
         last_checkpoint: None,
@@ -344,6 +416,10 @@ pub fn verify_log(
         match line.kind {
             Kind::Decision => {
                 report.records += 1;
+                report.unsigned_tail += 1;
+            }
+            Kind::Refusal => {
+                report.refusals += 1;
                 report.unsigned_tail += 1;
             }
             Kind::Checkpoint => {
@@ -592,6 +668,7 @@ impl AuditLog {
             prev: tail.head.clone(),
             kind: Kind::Checkpoint,
             record: None,
+            refusal: None,
             checkpoint: Some(value),
         };
         self.write_line(file, &line)?;
@@ -612,14 +689,35 @@ impl AuditLog {
     /// [`Error::Io`]; [`Error::Audit`] with [`FaultKind::Torn`] if the log ends in an
     /// incomplete line (nothing is appended until [`AuditLog::recover_torn_tail`] ran).
     pub fn append(&self, record: &AuditRecord, now: Timestamp) -> Result<Appended, Error> {
+        self.append_line(Kind::Decision, Some(record.clone()), None, now)
+    }
+
+    /// Appends the record of a request refused as malformed (and a checkpoint, when one
+    /// is due).
+    ///
+    /// # Errors
+    ///
+    /// As [`AuditLog::append`].
+    pub fn append_refusal(&self, refusal: &Refusal, now: Timestamp) -> Result<Appended, Error> {
+        self.append_line(Kind::Refusal, None, Some(refusal.clone()), now)
+    }
+
+    fn append_line(
+        &self,
+        kind: Kind,
+        record: Option<AuditRecord>,
+        refusal: Option<Refusal>,
+        now: Timestamp,
+    ) -> Result<Appended, Error> {
         let mut file = self.locked()?;
         let tail = self.tail(&mut file)?;
         let seq = tail.next_seq;
         let line = Line {
             seq,
             prev: tail.head.clone(),
-            kind: Kind::Decision,
-            record: Some(record.clone()),
+            kind,
+            record,
+            refusal,
             checkpoint: None,
         };
         let hash = self.write_line(&mut file, &line)?;

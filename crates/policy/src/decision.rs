@@ -1,10 +1,10 @@
 //! What the decision point answers, and the audit record of it.
 
-use dataseal_base::{Purpose, Region, Timestamp};
+use dataseal_base::{Region, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::Action;
 use crate::grant::GrantId;
+use crate::{Action, DataPurpose};
 
 /// Allow or deny.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -116,7 +116,7 @@ impl Decision {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuditRecord {
-    /// The caller's clock at the request.
+    /// The decision point's clock at the request.
     pub time: Timestamp,
     /// Allow or deny.
     pub decision: Effect,
@@ -127,7 +127,7 @@ pub struct AuditRecord {
     /// `version:CID` or `dataset:ID`.
     pub resource: String,
     /// The purpose.
-    pub purpose: Purpose,
+    pub purpose: DataPurpose,
     /// The region.
     pub region: Region,
     /// The id of the grant presented, if any.

@@ -17,8 +17,8 @@ use crate::decision::{AuditRecord, Decision, Effect};
 use crate::entities::EntityStore;
 use crate::request::region_scopes;
 use crate::{
-    AccessRequest, Action, CollectionId, Error, Grant, GrantVerifier, GroupId, Principal, Resource,
-    ServiceAccountId, UserId,
+    AccessRequest, Action, ApprovalVerifier, CollectionId, Error, Grant, GrantVerifier, GroupId,
+    Presented, Principal, Resource, ServiceAccountId, UserId,
 };
 
 /// The Cedar schema this crate ships (`schema/dataseal.cedarschema`).
@@ -755,6 +755,59 @@ impl PolicyEngine {
         }
     }
 
+    /// Verifies what a caller presented — the grant with `grants`, the approvals with
+    /// `approvals` (for the version the request names) — at the request's time,
+    /// attaches them, and decides. A grant or an approval that does not verify makes
+    /// the answer Deny, with the reason among the errors; approvals presented for a
+    /// request about a dataset (not a version) are refused the same way.
+    #[must_use]
+    pub fn decide_verified(
+        &self,
+        entities: &EntityStore,
+        request: AccessRequest,
+        presented: &Presented,
+        grants: &GrantVerifier,
+        approvals: &ApprovalVerifier,
+    ) -> Decision {
+        let mut request = request;
+        if !presented.approvals.is_empty() {
+            let Resource::Version(cid) = &request.resource else {
+                return self.refused(
+                    entities,
+                    &request,
+                    "approval: approvals are for dataset versions only".to_owned(),
+                );
+            };
+            match approvals.verify(&presented.approvals, cid, request.now) {
+                Ok(verified) => request = request.with_approvals(verified),
+                Err(e) => return self.refused(entities, &request, format!("approval: {e}")),
+            }
+        }
+        match presented
+            .grant
+            .as_ref()
+            .map(|g| grants.verify(g, request.now))
+        {
+            None => self.decide(entities, &request),
+            Some(Ok(grant)) => self.decide(entities, &request.with_grant(grant)),
+            Some(Err(e)) => self.refused(entities, &request, format!("grant: {e}")),
+        }
+    }
+
+    /// Builds the Deny answer for a request refused before Cedar ran.
+    pub(crate) fn refused(
+        &self,
+        entities: &EntityStore,
+        request: &AccessRequest,
+        why: String,
+    ) -> Decision {
+        let tally = Tally {
+            errors: vec![why],
+            ..Tally::default()
+        };
+        self.conclude(entities, request, tally)
+    }
+
     /// [`PolicyEngine::decide`] over the whole policy set in one Cedar call, without
     /// slicing: the baseline the slicing is measured and tested against.
     #[doc(hidden)]
@@ -870,13 +923,13 @@ impl PolicyEngine {
     fn context(&self, req: &AccessRequest) -> Result<Context, String> {
         let s = |v: &str| RestrictedExpression::new_string(v.to_owned());
         let mut approvals = Vec::new();
-        if let Some(u) = &req.approvals.data_owner {
+        if let Some(u) = req.approvals.data_owner() {
             approvals.push((
                 "dataOwner".to_owned(),
                 RestrictedExpression::new_entity_uid(Types::uid(&self.types.user, u.as_str())),
             ));
         }
-        if let Some(u) = &req.approvals.compliance_reviewer {
+        if let Some(u) = req.approvals.compliance_reviewer() {
             approvals.push((
                 "complianceReviewer".to_owned(),
                 RestrictedExpression::new_entity_uid(Types::uid(&self.types.user, u.as_str())),
@@ -907,6 +960,10 @@ impl PolicyEngine {
                 ("cid".to_owned(), s(&c.cid.to_string())),
                 ("purpose".to_owned(), s(c.purpose.as_str())),
                 ("region".to_owned(), s(c.region.as_str())),
+                (
+                    "actions".to_owned(),
+                    RestrictedExpression::new_set(c.actions.iter().map(|a| s(a.as_str()))),
+                ),
                 (
                     "notBefore".to_owned(),
                     RestrictedExpression::new_long(from.unix_seconds()),
@@ -953,7 +1010,7 @@ impl PolicyEngine {
             principal: req.principal.to_string(),
             action: req.action,
             resource: req.resource.to_string(),
-            purpose: req.purpose.clone(),
+            purpose: req.purpose,
             region: req.region.clone(),
             grant: req.grant.as_ref().map(|g| g.id().clone()),
             policies: determining.clone(),

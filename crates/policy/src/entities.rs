@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use cedar_policy::{Entities, Entity, EntityUid, RestrictedExpression};
 use dataseal_base::dsse::{Envelope, TrustPolicy};
-use dataseal_base::{DatasetId, Role, Timestamp, VerifyingKey};
+use dataseal_base::{DatasetId, Role, Timestamp};
 use dataseal_manifest::{Manifest, VerifiedManifest};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{PolicyEngine, Types, digest_hex};
-use crate::{CollectionId, EntityRef, Error, GroupId, ServiceAccountId, UserId};
+use crate::{CollectionId, DataPurpose, EntityRef, Error, GroupId, ServiceAccountId, UserId};
 
 /// The lifecycle state of a dataset version, kept beside its manifest (which never
 /// changes).
@@ -28,7 +28,8 @@ pub struct VersionState {
 }
 
 /// What the registry knows of a version beyond its manifest: who owns it, which
-/// organisation, who uploaded it, and its state.
+/// organisation, who uploaded it, whether it holds special categories of personal
+/// data, and its state. Every field is required.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VersionRecord {
@@ -38,6 +39,10 @@ pub struct VersionRecord {
     pub organisation: GroupId,
     /// Who uploaded it.
     pub uploader: UserId,
+    /// Whether the data holds special categories of personal data (GDPR Art. 9(1):
+    /// health, biometric or genetic data, religious or political views, …). Such data
+    /// is processed only under an Art. 9(2) condition the manifest names.
+    pub special_category_data: bool,
     /// Its lifecycle state: every flag is required, so a record that forgets one is
     /// refused rather than read as allowing.
     pub state: VersionState,
@@ -62,8 +67,10 @@ impl EntityStore {
     }
 
     /// Parses an entities document (see the README: directory entities in Cedar's JSON
-    /// form, trusted manifest keys, and dataset versions as signed manifest envelopes
-    /// with their records), verifying every envelope at `now`.
+    /// form, and dataset versions as signed manifest envelopes with their records),
+    /// verifying every envelope at `now` against `trust`: the manifest keys and
+    /// thresholds of the decision point's own configuration. The document cannot add
+    /// trusted keys: one that tries (`trust`, `thresholds`) is refused.
     ///
     /// # Errors
     ///
@@ -72,9 +79,10 @@ impl EntityStore {
     pub fn from_document(
         engine: &PolicyEngine,
         bytes: &[u8],
+        trust: &TrustPolicy,
         now: Timestamp,
     ) -> Result<Self, Error> {
-        Self::builder_from_document(engine, bytes, now)?.build()
+        Self::builder_from_document(engine, bytes, trust, now)?.build()
     }
 
     /// [`EntityStore::from_document`] without the final build: more entities (a version
@@ -86,40 +94,41 @@ impl EntityStore {
     pub fn builder_from_document<'e>(
         engine: &'e PolicyEngine,
         bytes: &[u8],
+        trust: &TrustPolicy,
         now: Timestamp,
     ) -> Result<EntityStoreBuilder<'e>, Error> {
         let doc: EntitiesDocument = serde_json::from_slice(bytes)
             .map_err(|e| Error::Entities(format!("entities document: {e}")))?;
+        if doc.trust.is_some() || doc.thresholds.is_some() {
+            return Err(Error::Entities(
+                "the entities document lists manifest keys (`trust`/`thresholds`): the keys trusted to sign manifests come only from the decision point's own configuration (--trust KEY.pub=ROLE), never from the document describing the versions".to_owned(),
+            ));
+        }
         let mut builder = Self::builder(engine);
         for (i, value) in doc.entities.into_iter().enumerate() {
             builder
                 .add_json(value)
                 .map_err(|e| Error::Entities(format!("entities[{i}]: {e}")))?;
         }
-        if !doc.versions.is_empty() {
-            let mut policy = TrustPolicy::new();
-            for (i, t) in doc.trust.iter().enumerate() {
-                let key = VerifyingKey::from_spki_pem(&t.public_key)
-                    .map_err(|e| Error::Entities(format!("trust[{i}].publicKey: {e}")))?;
-                policy = policy.trust(key, t.role.clone());
-            }
-            for (role, n) in doc.thresholds {
-                policy = policy.threshold(role, n);
-            }
-            for (i, v) in doc.versions.into_iter().enumerate() {
-                let json = serde_json::to_vec(&v.envelope)
-                    .map_err(|e| Error::Entities(format!("versions[{i}].envelope: {e}")))?;
-                let envelope = Envelope::from_json(&json)
-                    .map_err(|e| Error::Entities(format!("versions[{i}].envelope: {e}")))?;
-                let manifest = dataseal_manifest::verify_envelope(&envelope, &policy, now)?;
-                let record = VersionRecord {
-                    owner: v.owner,
-                    organisation: v.organisation,
-                    uploader: v.uploader,
-                    state: v.state,
-                };
-                builder.add_version(&manifest, &record)?;
-            }
+        for (i, v) in doc.versions.into_iter().enumerate() {
+            let json = serde_json::to_vec(&v.envelope)
+                .map_err(|e| Error::Entities(format!("versions[{i}].envelope: {e}")))?;
+            let envelope = Envelope::from_json(&json)
+                .map_err(|e| Error::Entities(format!("versions[{i}].envelope: {e}")))?;
+            let manifest = dataseal_manifest::verify_envelope(&envelope, trust, now)?;
+            let record = VersionRecord {
+                owner: v.owner,
+                organisation: v.organisation,
+                uploader: v.uploader,
+                special_category_data: v.special_category_data,
+                state: v.state,
+            };
+            builder
+                .add_version(&manifest, &record)
+                .map_err(|e| match e {
+                    Error::Entities(m) => Error::Entities(format!("versions[{i}]: {m}")),
+                    other => other,
+                })?;
         }
         Ok(builder)
     }
@@ -154,19 +163,14 @@ impl EntityStore {
 struct EntitiesDocument {
     #[serde(default)]
     entities: Vec<serde_json::Value>,
+    /// Refused when present: kept only to say why.
     #[serde(default)]
-    trust: Vec<TrustEntry>,
+    trust: Option<serde_json::Value>,
+    /// Refused when present: kept only to say why.
     #[serde(default)]
-    thresholds: BTreeMap<Role, usize>,
+    thresholds: Option<serde_json::Value>,
     #[serde(default)]
     versions: Vec<VersionDocument>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct TrustEntry {
-    public_key: String,
-    role: Role,
 }
 
 #[derive(Deserialize)]
@@ -176,6 +180,7 @@ struct VersionDocument {
     owner: UserId,
     organisation: GroupId,
     uploader: UserId,
+    special_category_data: bool,
     state: VersionState,
 }
 
@@ -201,6 +206,19 @@ fn enum_name<T: Serialize>(value: &T) -> Result<String, Error> {
         Ok(serde_json::Value::String(s)) => Ok(s),
         _ => Err(Error::Entities("cannot name a manifest value".to_owned())),
     }
+}
+
+/// The manifest's purposes, each one of the vocabulary: a manifest naming another is
+/// refused rather than half read.
+fn purposes(m: &Manifest) -> Result<RestrictedExpression, Error> {
+    let mut out = Vec::with_capacity(m.purposes.len());
+    for p in &m.purposes {
+        let typed = DataPurpose::try_from(p).map_err(|e| {
+            Error::Entities(format!("{}@{}: purposes: {e}", m.dataset_id, m.version))
+        })?;
+        out.push(string(typed.as_str()));
+    }
+    Ok(RestrictedExpression::new_set(out))
 }
 
 /// The end of retention: the earlier of `until` and `created + durationDays`.
@@ -382,16 +400,14 @@ impl EntityStoreBuilder<'_> {
             ("licenceTier", string(&enum_name(&c.tier)?)),
             ("licence", licence),
             ("sensitivity", string(&enum_name(&m.sensitivity)?)),
-            (
-                "purposes",
-                RestrictedExpression::new_set(m.purposes.iter().map(|p| string(p.as_str()))),
-            ),
+            ("purposes", purposes(m)?),
             (
                 "regions",
                 RestrictedExpression::new_set(m.regions.iter().map(|r| string(r.as_str()))),
             ),
             ("consentBasis", string(&consent)),
             ("pii", b(m.pii)),
+            ("specialCategoryData", b(record.special_category_data)),
             ("legalHold", b(record.state.legal_hold)),
             ("revoked", b(record.state.revoked)),
             ("quarantined", b(record.state.quarantined)),

@@ -49,6 +49,9 @@ pub enum Error {
     /// An access grant was malformed or refused.
     #[error("grant: {0}")]
     Grant(#[from] crate::grant::GrantError),
+    /// An approval was malformed or refused.
+    #[error("approval: {0}")]
+    Approval(#[from] crate::approval::ApprovalError),
     /// The audit log is broken; the fault says where.
     #[error("audit log: {0}")]
     Audit(#[from] crate::audit::AuditFault),

@@ -2,6 +2,7 @@
 
 use std::sync::OnceLock;
 
+use dataseal_base::dsse::TrustPolicy;
 use dataseal_base::{SigningKey, Timestamp};
 
 use crate::{EntityStore, Grant, GrantVerifier, PolicyEngine, RequestDocument, verify_log};
@@ -30,12 +31,14 @@ pub fn request_json(data: &[u8]) {
                 skew_seconds: crate::DEFAULT_REQUEST_SKEW_SECONDS,
             }
         };
-        let Ok((request, grant)) = doc.into_parts(clock) else {
+        let Ok((request, presented)) = doc.into_parts(clock) else {
             return;
         };
         if let Ok(store) = EntityStore::builder(engine).build() {
             let verifier = GrantVerifier::new(0);
-            let decision = engine.decide_presented(&store, request, grant.as_ref(), &verifier);
+            let approvals = crate::ApprovalVerifier::new();
+            let decision =
+                engine.decide_verified(&store, request, &presented, &verifier, &approvals);
             // No entities: nothing can be allowed.
             assert!(!decision.is_allowed(), "allowed against an empty store");
         }
@@ -45,7 +48,7 @@ pub fn request_json(data: &[u8]) {
 /// Parses an entities document against the shipped schema.
 pub fn entities_json(data: &[u8]) {
     if let (Some(engine), Some(now)) = (engine(), fixed_now()) {
-        let _ = EntityStore::from_document(engine, data, now);
+        let _ = EntityStore::from_document(engine, data, &TrustPolicy::new(), now);
     }
 }
 
@@ -62,6 +65,29 @@ pub fn grant(data: &[u8]) {
 /// Verifies arbitrary bytes as an audit log.
 pub fn audit_log(data: &[u8]) {
     let _ = verify_log(data, None, None);
+}
+
+/// Parses arbitrary bytes as an approval envelope, and verifies it against a fixed key.
+pub fn approval(data: &[u8]) {
+    static KEY: OnceLock<Option<SigningKey>> = OnceLock::new();
+    let key = KEY.get_or_init(|| SigningKey::generate().ok());
+    if let (Some(key), Ok(approval), Some(now)) =
+        (key, crate::Approval::from_json(data), fixed_now())
+    {
+        let verifier = crate::ApprovalVerifier::new().trust(
+            key.verifying_key(),
+            approval.statement_unverified().approver.clone(),
+            approval.statement_unverified().role,
+        );
+        let cid = approval.statement_unverified().cid;
+        // Random bytes never carry a signature by a key generated here.
+        assert!(
+            verifier
+                .verify(std::slice::from_ref(&approval), &cid, now)
+                .is_err(),
+            "an approval verified without its key"
+        );
+    }
 }
 
 /// Parses arbitrary text as user policies beside the defaults.

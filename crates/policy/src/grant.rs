@@ -1,20 +1,21 @@
 //! Access grants: short-lived, purpose-bound PASETO v4.public tokens signed with Ed25519.
 //!
-//! A grant says: principal P may use the dataset version with manifest CID C for purpose
-//! U in region R from `nbf` to `exp`. It verifies offline with the issuer's public key;
+//! A grant says: principal P may do the data actions A to the dataset version with
+//! manifest CID C for purpose U in region R from `nbf` to `exp`. It verifies offline with the issuer's public key;
 //! its claims become Cedar context, where the default policies bind them to the request.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use dataseal_base::dsse::KeyId;
-use dataseal_base::{Cid, Purpose, Region, SigningKey, Timestamp, VerifyingKey};
+use dataseal_base::{Cid, Region, SigningKey, Timestamp, VerifyingKey};
 use pasetors::keys::{AsymmetricPublicKey, AsymmetricSecretKey};
 use pasetors::token::UntrustedToken;
 use pasetors::version4::{PublicToken, V4};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
-use crate::{Principal, ServiceAccountId, UserId};
+use crate::{Action, DataPurpose, Principal, ServiceAccountId, UserId};
 
 /// The implicit assertion every dataseal grant is signed with (PASETO §"implicit
 /// assertions"): a token made for another system with the same key does not verify here.
@@ -129,11 +130,14 @@ impl fmt::Debug for GrantId {
 /// The claims of a grant (the token's JSON payload).
 ///
 /// `iss`, `sub`, `jti`, `iat`, `nbf` and `exp` are PASETO's registered claims (times in
-/// the canonical RFC 3339 form `YYYY-MM-DDTHH:MM:SSZ`); `cid`, `purpose` and `region`
-/// are dataseal's. `sub` is `user:ID` or `service-account:ID`.
+/// the canonical RFC 3339 form `YYYY-MM-DDTHH:MM:SSZ`); `actions`, `cid`, `purpose` and
+/// `region` are dataseal's. `sub` is `user:ID` or `service-account:ID`. Every claim is
+/// required: a grant that names no actions (made before grants named them) is refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GrantClaims {
+    /// The data actions the grant covers (at least one).
+    pub actions: BTreeSet<Action>,
     /// The manifest CID of the one dataset version the grant is for.
     pub cid: Cid,
     /// The end of the window (exclusive).
@@ -147,7 +151,7 @@ pub struct GrantClaims {
     /// The start of the window (inclusive).
     pub nbf: Timestamp,
     /// The purpose.
-    pub purpose: Purpose,
+    pub purpose: DataPurpose,
     /// The region.
     pub region: Region,
     /// The principal it was issued to.
@@ -192,8 +196,10 @@ pub struct GrantRequest {
     pub principal: Principal,
     /// The dataset version, by manifest CID.
     pub cid: Cid,
+    /// The data actions it covers (at least one).
+    pub actions: BTreeSet<Action>,
     /// For what.
-    pub purpose: Purpose,
+    pub purpose: DataPurpose,
     /// Where.
     pub region: Region,
 }
@@ -230,17 +236,20 @@ impl GrantIssuer {
     /// # Errors
     ///
     /// [`GrantError::Signing`] if the operating system's random generator fails or the
-    /// key is refused.
+    /// key is refused; [`GrantError::Malformed`] if the request names no action, or one
+    /// that is not a data action.
     pub fn issue(&self, request: &GrantRequest, now: Timestamp) -> Result<Grant, GrantError> {
+        check_actions(&request.actions)?;
         let jti = GrantId::random().map_err(|e| GrantError::Signing(format!("{e:?}")))?;
         let claims = GrantClaims {
+            actions: request.actions.clone(),
             cid: request.cid,
             exp: now.saturating_add_seconds(self.ttl_seconds),
             iat: now,
             iss: self.name.clone(),
             jti,
             nbf: now,
-            purpose: request.purpose.clone(),
+            purpose: request.purpose,
             region: request.region.clone(),
             sub: request.principal.clone(),
         };
@@ -262,6 +271,20 @@ impl GrantIssuer {
         let token = sign_v4_public(&self.key, &payload, &footer, GRANT_IMPLICIT_ASSERTION)?;
         Ok(Grant(token))
     }
+}
+
+fn check_actions(actions: &BTreeSet<Action>) -> Result<(), GrantError> {
+    if actions.is_empty() {
+        return Err(GrantError::Malformed(
+            "a grant must name the actions it covers".to_owned(),
+        ));
+    }
+    if let Some(a) = actions.iter().find(|a| !a.is_data()) {
+        return Err(GrantError::Malformed(format!(
+            "{a} is not a data action: grants cover only read, download, evaluate, train, fine-tune-commercial and embed"
+        )));
+    }
+    Ok(())
 }
 
 /// PASETO v4.public signing: `v4.public.` ‖ base64url(m ‖ Ed25519(PAE(h, m, f, i))) ‖
@@ -396,6 +419,7 @@ impl GrantVerifier {
         };
         let claims: GrantClaims = serde_json::from_slice(&payload)
             .map_err(|e| GrantError::Malformed(format!("claims: {e}")))?;
+        check_actions(&claims.actions)?;
         if !footer.is_empty() {
             serde_json::from_slice::<Footer>(&footer)
                 .map_err(|e| GrantError::Malformed(format!("footer: {e}")))?;
@@ -472,6 +496,12 @@ impl VerifiedGrant {
     #[must_use]
     pub fn accepted_window(&self) -> (Timestamp, Timestamp) {
         (self.accepted_from, self.accepted_until)
+    }
+
+    /// Whether the grant covers `action`.
+    #[must_use]
+    pub fn covers(&self, action: Action) -> bool {
+        self.claims.actions.contains(&action)
     }
 
     pub(crate) fn user(&self) -> Option<&UserId> {

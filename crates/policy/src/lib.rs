@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod approval;
 mod audit;
 mod decision;
 mod engine;
@@ -9,11 +10,17 @@ mod entities;
 mod error;
 mod grant;
 mod ids;
+mod point;
+mod purpose;
 mod request;
 
+pub use approval::{
+    APPROVAL_PAYLOAD_TYPE, Approval, ApprovalError, ApprovalStatement, ApprovalVerifier,
+    ApproverRole, MAX_APPROVAL_LEN, VerifiedApprovals,
+};
 pub use audit::{
     Appended, AuditFault, AuditLog, AuditReport, CHECKPOINT_PAYLOAD_TYPE, Checkpoint, FaultKind,
-    GENESIS, read_anchor, verify_log, verify_sealed_log,
+    GENESIS, Refusal, read_anchor, verify_log, verify_log_with_keys, verify_sealed_log,
 };
 pub use decision::{AuditRecord, Decision, Effect};
 pub use engine::{
@@ -27,8 +34,10 @@ pub use grant::{
     GrantClaims, GrantError, GrantId, GrantIssuer, GrantRequest, GrantVerifier, VerifiedGrant,
 };
 pub use ids::{Action, CollectionId, GroupId, Principal, Resource, ServiceAccountId, UserId};
+pub use point::{Authorized, DecisionPoint};
+pub use purpose::DataPurpose;
 pub use request::{
-    AccessRequest, Approvals, Clock, DEFAULT_REQUEST_SKEW_SECONDS, MAX_REQUEST_SKEW_SECONDS,
+    AccessRequest, Clock, DEFAULT_REQUEST_SKEW_SECONDS, MAX_REQUEST_SKEW_SECONDS, Presented,
     RequestDocument, region_scopes,
 };
 

@@ -1,29 +1,17 @@
 //! Access requests and the Cedar context built from them.
 
-use dataseal_base::{Purpose, Region, Timestamp};
+use dataseal_base::{Region, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::grant::VerifiedGrant;
-use crate::{Action, Principal, Resource, UserId};
-
-/// The sign-offs present for a request. The caller vouches for them (they come from an
-/// approval workflow that checked who signed); the policies check who they are.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Approvals {
-    /// The data owner who approved, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data_owner: Option<UserId>,
-    /// The compliance reviewer who approved, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compliance_reviewer: Option<UserId>,
-}
+use crate::{Action, Approval, DataPurpose, Principal, Resource, VerifiedApprovals};
 
 /// One question to the decision point: may `principal` do `action` to `resource`, for
 /// `purpose`, in `region`, at `now`?
 ///
 /// A grant can only be attached after its signature and window were verified
-/// ([`crate::GrantVerifier::verify`]): its claims then become Cedar context.
+/// ([`crate::GrantVerifier::verify`]), and approvals only after theirs were
+/// ([`crate::ApprovalVerifier::verify`]): only then do they become Cedar context.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessRequest {
     /// Who asks.
@@ -33,15 +21,15 @@ pub struct AccessRequest {
     /// To which version (or, for uploads, dataset).
     pub resource: Resource,
     /// Why.
-    pub purpose: Purpose,
+    pub purpose: DataPurpose,
     /// Where.
     pub region: Region,
-    /// The caller's clock.
+    /// The decision point's clock.
     pub now: Timestamp,
     /// A verified access grant, if one was presented.
     pub grant: Option<VerifiedGrant>,
-    /// Sign-offs present.
-    pub approvals: Approvals,
+    /// Verified sign-offs.
+    pub approvals: VerifiedApprovals,
 }
 
 impl AccessRequest {
@@ -51,7 +39,7 @@ impl AccessRequest {
         principal: Principal,
         action: Action,
         resource: Resource,
-        purpose: Purpose,
+        purpose: DataPurpose,
         region: Region,
         now: Timestamp,
     ) -> Self {
@@ -63,7 +51,7 @@ impl AccessRequest {
             region,
             now,
             grant: None,
-            approvals: Approvals::default(),
+            approvals: VerifiedApprovals::default(),
         }
     }
 
@@ -74,9 +62,9 @@ impl AccessRequest {
         self
     }
 
-    /// The same request with these approvals.
+    /// The same request with these verified approvals.
     #[must_use]
-    pub fn with_approvals(mut self, approvals: Approvals) -> Self {
+    pub fn with_approvals(mut self, approvals: VerifiedApprovals) -> Self {
         self.approvals = approvals;
         self
     }
@@ -116,8 +104,9 @@ pub fn region_scopes(region: &Region) -> Vec<&str> {
 }
 
 /// The JSON form of a request (`dataseal authorize --request`), documented in the
-/// README. The grant, if any, is carried as token text and verified when the request is
-/// decided ([`crate::PolicyEngine::decide_presented`]).
+/// README. The grant, if any, is carried as token text and the approvals as signed
+/// envelopes; both are verified when the request is decided
+/// ([`crate::PolicyEngine::decide_verified`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RequestDocument {
@@ -127,8 +116,8 @@ pub struct RequestDocument {
     pub action: Action,
     /// `{"version": CID}` or `{"dataset": ID}`.
     pub resource: Resource,
-    /// The purpose.
-    pub purpose: Purpose,
+    /// The purpose, one of the vocabulary ([`DataPurpose`]).
+    pub purpose: DataPurpose,
     /// The region.
     pub region: Region,
     /// The caller's clock, if it says: the decision point decides at its own clock and
@@ -139,9 +128,19 @@ pub struct RequestDocument {
     /// A grant token (`v4.public.…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant: Option<String>,
-    /// Sign-offs present.
-    #[serde(default)]
-    pub approvals: Approvals,
+    /// Signed approvals (DSSE envelopes, see the README's approval format).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<Approval>,
+}
+
+/// What a caller presented beside a request, not yet verified: a grant token and
+/// approval envelopes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Presented {
+    /// The grant, if any.
+    pub grant: Option<crate::Grant>,
+    /// The approvals.
+    pub approvals: Vec<Approval>,
 }
 
 impl RequestDocument {
@@ -154,8 +153,8 @@ impl RequestDocument {
         serde_json::from_slice(bytes).map_err(|e| crate::Error::Request(e.to_string()))
     }
 
-    /// The request (without its grant) and the grant token presented, if any, decided
-    /// at the time `clock` says.
+    /// The request (without its grant and approvals) and what was presented with it (to
+    /// be verified), decided at the time `clock` says.
     ///
     /// # Errors
     ///
@@ -163,10 +162,7 @@ impl RequestDocument {
     /// more than the allowed skew away from the decision point's clock, or the skew
     /// asked for is over [`MAX_REQUEST_SKEW_SECONDS`]; when, under [`Clock::WhatIf`],
     /// the request names no time.
-    pub fn into_parts(
-        self,
-        clock: Clock,
-    ) -> Result<(AccessRequest, Option<crate::Grant>), crate::Error> {
+    pub fn into_parts(self, clock: Clock) -> Result<(AccessRequest, Presented), crate::Error> {
         let now = match clock {
             Clock::System { now, skew_seconds } => {
                 if skew_seconds > MAX_REQUEST_SKEW_SECONDS {
@@ -196,9 +192,14 @@ impl RequestDocument {
             self.purpose,
             self.region,
             now,
-        )
-        .with_approvals(self.approvals);
-        Ok((request, grant))
+        );
+        Ok((
+            request,
+            Presented {
+                grant,
+                approvals: self.approvals,
+            },
+        ))
     }
 }
 

@@ -9,7 +9,7 @@ use dataseal_policy::*;
 #[test]
 fn the_defaults_validate_and_every_policy_has_an_id_and_a_rule() {
     let engine = PolicyEngine::with_defaults().unwrap();
-    assert_eq!(engine.policy_count(), (31, 1));
+    assert_eq!(engine.policy_count(), (36, 1));
     assert_eq!(engine.policy_hash().len(), 64);
     for (file, text) in DEFAULT_POLICIES {
         let lines: Vec<&str> = text.lines().collect();
@@ -44,8 +44,12 @@ permit (principal == ?principal, action == Dataseal::Action::"evaluate", resourc
         .policies("acme.cedar", extra)
         .build()
         .unwrap();
-    assert_eq!(engine.policy_count(), (32, 2));
-    let mut w = World::with_engine(engine.clone(), &[("open", Spec::default())]);
+    assert_eq!(engine.policy_count(), (37, 2));
+    let public = Spec {
+        sensitivity: dataseal_manifest::Sensitivity::Public,
+        ..Spec::default()
+    };
+    let mut w = World::with_engine(engine.clone(), &[("open", public)]);
     engine
         .add_link(&TemplateLink {
             template: "acme.template.evaluate".into(),

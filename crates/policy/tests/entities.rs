@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use dataseal_base::SigningKey;
+use dataseal_base::dsse::TrustPolicy;
 use dataseal_policy::*;
 use serde_json::{Value, json};
 
@@ -17,7 +18,7 @@ fn document(key: &SigningKey, extra: Option<(&str, Value)>) -> Value {
     .unwrap();
     let envelope: Value = serde_json::from_str(&env.to_json()).unwrap();
     let mut version = json!({"envelope": envelope, "owner": "olivia", "organisation": "acme",
-        "uploader": "ulrich", "state": {"legalHold": true, "revoked": false,
+        "uploader": "ulrich", "specialCategoryData": false, "state": {"legalHold": true, "revoked": false,
         "quarantined": false, "erased": false}});
     if let Some((k, v)) = extra {
         version[k] = v;
@@ -25,14 +26,28 @@ fn document(key: &SigningKey, extra: Option<(&str, Value)>) -> Value {
     json!({
         "entities": [{"uid": {"type": "Dataseal::User", "id": "tess"}, "attrs": {},
                       "parents": [{"type": "Dataseal::Role", "id": "trainer"}]}],
-        "trust": [{"publicKey": key.verifying_key().to_spki_pem().unwrap(), "role": "publisher"}],
-        "versions": [version]
+        "versions": [version],
+        "signedBy": key.to_pkcs8_pem().unwrap().as_str(),
     })
 }
 
-fn load(doc: &Value) -> Result<EntityStore, Error> {
+/// The decision point's own trust: the key `key` as publisher.
+fn trust(key: &SigningKey) -> TrustPolicy {
+    TrustPolicy::new().trust(key.verifying_key(), "publisher".parse().unwrap())
+}
+
+fn load_with(doc: &Value, trust: &TrustPolicy) -> Result<EntityStore, Error> {
     let engine = PolicyEngine::with_defaults().unwrap();
-    EntityStore::from_document(&engine, doc.to_string().as_bytes(), now())
+    EntityStore::from_document(&engine, doc.to_string().as_bytes(), trust, now())
+}
+
+/// Loads a document whose versions are signed by the key in `doc`'s
+/// `"signedBy"` test field, trusted by the decision point.
+fn load(doc: &Value) -> Result<EntityStore, Error> {
+    let key = SigningKey::from_pkcs8_pem(doc["signedBy"].as_str().unwrap()).unwrap();
+    let mut doc = doc.clone();
+    doc.as_object_mut().unwrap().remove("signedBy");
+    load_with(&doc, &trust(&key))
 }
 
 #[test]
@@ -70,14 +85,63 @@ fn documents_are_strict() {
     let mut doc = document(&key, None);
     doc["entities"][0]["attrs"] = json!({"shoeSize": 42});
     assert!(load(&doc).unwrap_err().to_string().contains("shoeSize"));
-    // An envelope signed by a key the document does not trust.
+    // An envelope signed by a key the decision point does not trust.
     let mut doc = document(&key, None);
+    doc.as_object_mut().unwrap().remove("signedBy");
     let other = SigningKey::generate().unwrap();
-    doc["trust"][0]["publicKey"] = json!(other.verifying_key().to_spki_pem().unwrap());
-    assert!(matches!(load(&doc), Err(Error::Manifest(_))));
+    assert!(matches!(
+        load_with(&doc, &trust(&other)),
+        Err(Error::Manifest(_))
+    ));
     // Not JSON at all.
     let engine = PolicyEngine::with_defaults().unwrap();
-    assert!(EntityStore::from_document(&engine, b"[", now()).is_err());
+    assert!(EntityStore::from_document(&engine, b"[", &trust(&key), now()).is_err());
+}
+
+#[test]
+fn manifest_keys_come_only_from_the_decision_point() {
+    // The version is signed by a key that only the entities document lists; the
+    // decision point trusts another key. The document's keys are never used: it is
+    // refused, and without them the version does not verify.
+    let rogue = SigningKey::generate().unwrap();
+    let publisher = SigningKey::generate().unwrap();
+    let mut doc = document(&rogue, None);
+    doc.as_object_mut().unwrap().remove("signedBy");
+    doc["trust"] = json!([{"publicKey": rogue.verifying_key().to_spki_pem().unwrap(),
+                           "role": "publisher"}]);
+    doc["thresholds"] = json!({"publisher": 1});
+    let e = load_with(&doc, &trust(&publisher)).unwrap_err();
+    assert!(
+        e.to_string().contains("decision point's own configuration"),
+        "{e}"
+    );
+    doc.as_object_mut().unwrap().remove("trust");
+    doc.as_object_mut().unwrap().remove("thresholds");
+    assert!(matches!(
+        load_with(&doc, &trust(&publisher)),
+        Err(Error::Manifest(_))
+    ));
+    // An empty trust configuration trusts nothing.
+    assert!(matches!(
+        load_with(&doc, &TrustPolicy::new()),
+        Err(Error::Manifest(_))
+    ));
+    // The decision point's own key: accepted.
+    assert!(load_with(&doc, &trust(&rogue)).is_ok());
+}
+
+#[test]
+fn manifests_with_purposes_outside_the_vocabulary_are_refused() {
+    let signer = Signer::new();
+    let spec = Spec {
+        purposes: vec!["training", "ads-commercial"],
+        ..Spec::default()
+    };
+    let vm = signer.verified(&manifest(&spec, "3.0.0"));
+    let engine = PolicyEngine::with_defaults().unwrap();
+    let mut b = EntityStore::builder(&engine);
+    let e = b.add_version(&vm, &record(&spec)).unwrap_err();
+    assert!(e.to_string().contains("ads-commercial"), "{e}");
 }
 
 #[test]
@@ -118,6 +182,13 @@ fn a_version_state_must_be_given_whole() {
     doc["versions"][0].as_object_mut().unwrap().remove("state");
     let e = load(&doc).unwrap_err();
     assert!(e.to_string().contains("state"), "{e}");
+    let mut doc = document(&key, None);
+    doc["versions"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("specialCategoryData");
+    let e = load(&doc).unwrap_err();
+    assert!(e.to_string().contains("specialCategoryData"), "{e}");
     for flag in ["legalHold", "revoked", "quarantined", "erased"] {
         let mut doc = document(&key, None);
         doc["versions"][0]["state"]

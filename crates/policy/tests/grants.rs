@@ -11,6 +11,7 @@ use dataseal_policy::*;
 fn request(cid: Cid) -> GrantRequest {
     GrantRequest {
         principal: u("tess"),
+        actions: Action::DATA.into_iter().collect(),
         cid,
         purpose: "training".parse().unwrap(),
         region: "DE".parse().unwrap(),
@@ -258,4 +259,59 @@ fn claims_bind_the_request_in_cedar() {
         assert_eq!(d.determining_policies(), [policy]);
         assert!(d.audit_record().grant.is_some());
     }
+}
+
+#[test]
+fn grants_must_name_their_actions() {
+    // A grant made before grants named actions (no `actions` claim), one naming none,
+    // one naming a governance action, or a purpose outside the vocabulary: refused as
+    // malformed, even though the signature is good.
+    use pasetors::keys::AsymmetricSecretKey;
+    use pasetors::version4::{PublicToken, V4};
+    let key = SigningKey::generate().unwrap();
+    let verifier = GrantVerifier::new(30).trust(key.verifying_key());
+    let issuer = GrantIssuer::new(key.clone(), "g");
+    let good = issuer
+        .issue(&request(Cid::raw_sha256(b"v")), now())
+        .unwrap();
+    let claims = verifier.verify(&good, now()).unwrap().claims().clone();
+    let mut pair = key.as_dalek().to_bytes().to_vec();
+    pair.extend_from_slice(&key.verifying_key().to_bytes());
+    let secret = AsymmetricSecretKey::<V4>::from(&pair).unwrap();
+    let value = serde_json::to_value(&claims).unwrap();
+    let edits: [&dyn Fn(&mut serde_json::Value); 4] = [
+        &|v| {
+            v.as_object_mut().unwrap().remove("actions");
+        },
+        &|v| v["actions"] = serde_json::json!([]),
+        &|v| v["actions"] = serde_json::json!(["approve"]),
+        &|v| v["purpose"] = serde_json::json!("ads-commercial"),
+    ];
+    for edit in edits {
+        let mut v = value.clone();
+        edit(&mut v);
+        let payload = serde_json::to_vec(&v).unwrap();
+        let token =
+            PublicToken::sign(&secret, &payload, None, Some(GRANT_IMPLICIT_ASSERTION)).unwrap();
+        assert!(
+            matches!(
+                verifier.verify(&Grant::from_token(token), now()),
+                Err(GrantError::Malformed(_))
+            ),
+            "{v}"
+        );
+    }
+    // Nor are such grants issued.
+    let mut none = request(Cid::raw_sha256(b"v"));
+    none.actions.clear();
+    assert!(matches!(
+        issuer.issue(&none, now()),
+        Err(GrantError::Malformed(_))
+    ));
+    let mut governance = request(Cid::raw_sha256(b"v"));
+    governance.actions = [Action::Erase].into();
+    assert!(matches!(
+        issuer.issue(&governance, now()),
+        Err(GrantError::Malformed(_))
+    ));
 }

@@ -83,6 +83,7 @@ fn requests(
                 .issue(
                     &GrantRequest {
                         principal: who.clone(),
+                        actions: Action::DATA.into_iter().collect(),
                         cid,
                         purpose: "training".parse().unwrap(),
                         region: "DE".parse().unwrap(),
@@ -153,6 +154,7 @@ fn grant_and_audit_latency() {
     let verifier = GrantVerifier::new(30).trust(key.verifying_key());
     let req = GrantRequest {
         principal: u("tess"),
+        actions: Action::DATA.into_iter().collect(),
         cid: Cid::raw_sha256(b"v"),
         purpose: "training".parse().unwrap(),
         region: "DE".parse().unwrap(),

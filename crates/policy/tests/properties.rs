@@ -21,7 +21,7 @@ const PURPOSES: [&str; 5] = [
     "training",
     "evaluation",
     "commercial-fine-tuning",
-    "marketing",
+    "embedding",
 ];
 const REGIONS: [&str; 6] = ["EU", "DE", "US", "EEA", "GLOBAL", "NO"];
 const PEOPLE: [&str; 7] = ["tess", "olivia", "sam", "pete", "carol", "ulrich", "audrey"];
@@ -117,7 +117,6 @@ proptest! {
         region in proptest::sample::select(REGIONS.as_slice()),
         approve in any::<bool>(),
     ) {
-        let owner = base.owner;
         let spec = Spec {
             state: VersionState {
                 revoked: block.revoked,
@@ -135,10 +134,7 @@ proptest! {
             .unwrap();
         let mut req = w.request(who, action, "v", purpose, region);
         if approve {
-            req = req.with_approvals(Approvals {
-                data_owner: Some(user(owner)),
-                compliance_reviewer: Some(user("carol")),
-            });
+            req = w.approved(req, &["olivia", "carol"]);
         }
         let d = w.decide(&req);
         prop_assert!(!d.is_allowed());
@@ -219,10 +215,7 @@ proptest! {
         )
         .with_grant(grant);
         if approve {
-            req = req.with_approvals(Approvals {
-                data_owner: Some(user("olivia")),
-                compliance_reviewer: Some(user("carol")),
-            });
+            req = w.approved(req, &["olivia", "carol"]);
         }
         let _ = w.decide(&req);
     }

@@ -13,7 +13,11 @@ use dataseal_manifest::{LawfulBasis, LicenseTier, Sensitivity};
 use dataseal_policy::*;
 
 fn specs() -> Vec<(&'static str, Spec)> {
-    let d = Spec::default;
+    // Public unless said otherwise, so standing links for outsiders can apply.
+    let d = || Spec {
+        sensitivity: Sensitivity::Public,
+        ..Spec::default()
+    };
     let state = |f: fn(&mut VersionState)| {
         let mut s = VersionState::default();
         f(&mut s);
@@ -114,6 +118,32 @@ fn specs() -> Vec<(&'static str, Spec)> {
                 ..d()
             },
         ),
+        (
+            "internal",
+            Spec {
+                sensitivity: Sensitivity::Internal,
+                ..d()
+            },
+        ),
+        (
+            "special",
+            Spec {
+                pii: true,
+                consent: Some(LawfulBasis::Consent),
+                special_category_data: true,
+                ..d()
+            },
+        ),
+        (
+            "special-research",
+            Spec {
+                pii: true,
+                consent: Some(LawfulBasis::PublicTask),
+                special_category_data: true,
+                special_condition: Some(dataseal_manifest::SpecialCategoryCondition::Research),
+                ..d()
+            },
+        ),
         ("revoked", state(|s| s.revoked = true)),
         ("held", state(|s| s.legal_hold = true)),
         ("quarantined", state(|s| s.quarantined = true)),
@@ -145,13 +175,21 @@ fn specs() -> Vec<(&'static str, Spec)> {
 fn world() -> World {
     let engine = PolicyEngine::builder().build().unwrap();
     let mut w = World::with_engine(engine, &specs());
-    // Standing access for pete (no role) to one version.
+    // Standing access for pete (no role) to one version, and to internal data.
     let open = w.cid("open");
     w.engine
         .add_link(&TemplateLink::data_access(
             "link.pete.open",
             EntityRef::User(user("pete")),
             EntityRef::Version(open),
+        ))
+        .unwrap();
+    let internal = w.cid("internal");
+    w.engine
+        .add_link(&TemplateLink::data_access(
+            "link.pete.internal",
+            EntityRef::User(user("pete")),
+            EntityRef::Version(internal),
         ))
         .unwrap();
     w
@@ -220,13 +258,6 @@ fn gov(p: Principal, a: Action, v: &'static str) -> Build {
             now(),
         )
     })
-}
-
-fn approvals(owner: &str, reviewer: &str) -> Approvals {
-    Approvals {
-        data_owner: Some(user(owner)),
-        compliance_reviewer: Some(user(reviewer)),
-    }
 }
 
 fn with(build: Build, f: impl Fn(&World, AccessRequest) -> AccessRequest + 'static) -> Build {
@@ -308,7 +339,7 @@ fn matrix() -> Vec<Row> {
             &["role.trainer.data"],
             with(
                 data(u("tess"), Read, "restricted", "research", "DE"),
-                |_, r| r.with_approvals(approvals("olivia", "carol")),
+                |w, r| w.approved(r, &["olivia", "carol"]),
             ),
         ),
         allow(
@@ -522,7 +553,7 @@ fn matrix() -> Vec<Row> {
         deny(
             "undeclared purpose",
             &["purpose.declared"],
-            data(u("tess"), Train, "open", "marketing", "DE"),
+            data(u("tess"), Train, "open", "embedding", "DE"),
         ),
         deny(
             "EU data in the US",
@@ -544,20 +575,23 @@ fn matrix() -> Vec<Row> {
             &["sensitivity.restricted.dual-approval"],
             with(
                 data(u("tess"), Read, "restricted", "research", "DE"),
-                |_, r| {
-                    r.with_approvals(Approvals {
-                        data_owner: Some(user("olivia")),
-                        compliance_reviewer: None,
-                    })
-                },
+                |w, r| w.approved(r, &["olivia"]),
             ),
         ),
         deny(
-            "restricted, one person approves twice",
-            &["sensitivity.restricted.dual-approval"],
+            "restricted, the uploader approves",
+            &["approval.not-by-uploader"],
             with(
-                data(u("tess"), Read, "restricted-ulrich", "research", "DE"),
-                |_, r| r.with_approvals(approvals("ulrich", "ulrich")),
+                data(u("tess"), Read, "restricted", "research", "DE"),
+                |w, r| w.approved(r, &["olivia", "ulrich"]),
+            ),
+        ),
+        deny(
+            "restricted, a compliance reviewer approves their own read",
+            &["approval.not-by-requester"],
+            with(
+                data(u("carol"), Read, "restricted", "research", "DE"),
+                |w, r| w.approved(r, &["olivia", "carol"]),
             ),
         ),
         deny(
@@ -565,7 +599,7 @@ fn matrix() -> Vec<Row> {
             &["sensitivity.restricted.dual-approval"],
             with(
                 data(u("tess"), Read, "restricted", "research", "DE"),
-                |_, r| r.with_approvals(approvals("olivia", "pete")),
+                |w, r| w.approved(r, &["olivia", "pete"]),
             ),
         ),
         deny(
@@ -573,8 +607,50 @@ fn matrix() -> Vec<Row> {
             &["sensitivity.restricted.dual-approval"],
             with(
                 data(u("tess"), Read, "restricted", "research", "DE"),
-                |_, r| r.with_approvals(approvals("sam", "carol")),
+                |w, r| w.approved(r, &["sam", "carol"]),
             ),
+        ),
+        allow(
+            "internal data inside the organisation",
+            &["role.trainer.data"],
+            data(u("tess"), Train, "internal", "training", "DE"),
+        ),
+        allow(
+            "internal data to the organisation's training job",
+            &["role.trainer.data"],
+            data(sa("job-7"), Train, "internal", "training", "DE"),
+        ),
+        deny(
+            "internal data outside the organisation, even with a standing link",
+            &["sensitivity.internal.organisation"],
+            data(u("pete"), Read, "internal", "research", "DE"),
+        ),
+        deny(
+            "special-category data with a lawful basis but no Art. 9 condition",
+            &["consent.special-category-needs-condition"],
+            data(u("tess"), Train, "special", "training", "DE"),
+        ),
+        allow(
+            "special-category data under the research condition",
+            &["role.trainer.data"],
+            data(u("tess"), Train, "special-research", "training", "DE"),
+        ),
+        deny(
+            "a training grant used to download",
+            &["grant.action"],
+            Box::new(|w: &World| {
+                let cid = w.cid("open");
+                let grant = w.grant_for_actions(&u("sam"), cid, "research", "DE", &[Action::Train]);
+                AccessRequest::new(
+                    u("sam"),
+                    Action::Download,
+                    Resource::Version(cid),
+                    "research".parse().unwrap(),
+                    "DE".parse().unwrap(),
+                    now(),
+                )
+                .with_grant(grant)
+            }),
         ),
         deny(
             "ephemeral data downloaded",
@@ -703,6 +779,7 @@ fn presented_grants_are_verified_before_deciding() {
         .issue(
             &GrantRequest {
                 principal: u("tess"),
+                actions: Action::DATA.into_iter().collect(),
                 cid,
                 purpose: "training".parse().unwrap(),
                 region: "DE".parse().unwrap(),
@@ -738,6 +815,7 @@ fn presented_grants_are_verified_before_deciding() {
         .issue(
             &GrantRequest {
                 principal: u("tess"),
+                actions: Action::DATA.into_iter().collect(),
                 cid,
                 purpose: "training".parse().unwrap(),
                 region: "DE".parse().unwrap(),
@@ -821,6 +899,7 @@ fn time_is_the_callers() {
     let g = w.issuer.issue(
         &GrantRequest {
             principal: u("tess"),
+            actions: Action::DATA.into_iter().collect(),
             cid: w.cid("retention-future"),
             purpose: "research".parse().unwrap(),
             region: "DE".parse().unwrap(),

@@ -16,8 +16,9 @@ use clap::Parser;
 use dataseal::base::dsse::{Envelope, TrustPolicy};
 use dataseal::manifest::{sign, verify_envelope};
 use dataseal::policy::{
-    AccessRequest, Action, AuditLog, EntityRef, EntityStore, GrantIssuer, GrantRequest,
-    GrantVerifier, PolicyEngine, Principal, Resource, VersionRecord, VersionState, verify_log,
+    AccessRequest, Action, AuditLog, DataPurpose, EntityRef, EntityStore, GrantIssuer,
+    GrantRequest, GrantVerifier, PolicyEngine, Principal, Resource, VersionRecord, VersionState,
+    verify_log,
 };
 use dataseal::reputation::{DefaultModel, DefaultParams, Event, Outcome, ScoringModel};
 use dataseal::{DatasetMeta, DirCatalog, Fetch, FileBroker, Gate, Identity, Provider, Publish};
@@ -150,10 +151,15 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
             owner: parse("olivia")?,
             organisation: parse("quickstart")?,
             uploader: parse("ulrich")?,
+            special_category_data: false,
             state,
         };
         let mut b = EntityStore::builder(&engine);
-        b.add_user(&parse("tess")?, &[EntityRef::Role(parse("trainer")?)])
+        let member_of = [
+            EntityRef::Role(parse("trainer")?),
+            EntityRef::Group(parse("quickstart")?),
+        ];
+        b.add_user(&parse("tess")?, &member_of)
             .and_then(|b| b.add_version(&verified, &record))
             .map_err(fail(2, "entities"))?;
         b.build().map_err(fail(2, "entities"))
@@ -172,11 +178,12 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
         audit: Some(&audit),
     };
     let tess = Principal::User(parse("tess")?);
-    let (research, de): (Purpose, Region) = (parse("research")?, parse("DE")?);
+    let (research, de): (DataPurpose, Region) = (DataPurpose::Research, parse("DE")?);
     let request = GrantRequest {
         principal: tess.clone(),
         cid,
-        purpose: research.clone(),
+        actions: [Action::Train].into(),
+        purpose: research,
         region: de.clone(),
     };
     let issuer = GrantIssuer::new(grant_key, "quickstart");
@@ -189,7 +196,7 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
         ("for research, without a grant", &current, None, 3),
         ("on a revoked version", &revoked, Some(&grant), 4),
     ] {
-        let (who, purpose, region) = (tess.clone(), research.clone(), de.clone());
+        let (who, purpose, region) = (tess.clone(), research, de.clone());
         let resource = Resource::Version(cid);
         let ask = AccessRequest::new(who, Action::Train, resource, purpose, region, now);
         let (code, why) = match (Gate { entities, ..gate }).decide(ask, grant, now) {
@@ -209,7 +216,8 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
     //    the next provider when it does not match.
     let flipped = corrupt(&at("stores/eu-1/blocks"))?;
     let out = at("out");
-    let fetched = Fetch::new(cid, trust, tess, Action::Train, research, de)
+    let token: Purpose = parse(research.as_str())?;
+    let fetched = Fetch::new(cid, trust, tess, Action::Train, token, de)
         .grant(grant)
         .run(&mut providers, &catalog, &broker, &gate, &out)
         .map_err(ds("fetch"))?;

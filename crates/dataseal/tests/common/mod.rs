@@ -134,6 +134,7 @@ impl World {
                 &GrantRequest {
                     principal: Principal::User("tess".parse().unwrap()),
                     cid: published.manifest_cid,
+                    actions: [dataseal::policy::Action::Train].into(),
                     purpose: purpose.parse().unwrap(),
                     region: "DE".parse().unwrap(),
                 },
@@ -192,12 +193,16 @@ impl Decider {
             owner: "olivia".parse().unwrap(),
             organisation: "stories".parse().unwrap(),
             uploader: "ulrich".parse().unwrap(),
+            special_category_data: false,
             state,
         };
         let mut b = EntityStore::builder(&engine);
         b.add_user(
             &"tess".parse().unwrap(),
-            &[EntityRef::Role("trainer".parse().unwrap())],
+            &[
+                EntityRef::Role("trainer".parse().unwrap()),
+                EntityRef::Group("stories".parse().unwrap()),
+            ],
         )
         .unwrap();
         b.add_version(&verified, &record).unwrap();

@@ -42,6 +42,8 @@ pub(crate) struct Spec {
     pub(crate) retention_until: Option<&'static str>,
     pub(crate) retention_days: Option<u32>,
     pub(crate) state: VersionState,
+    pub(crate) special_category_data: bool,
+    pub(crate) special_condition: Option<SpecialCategoryCondition>,
     pub(crate) owner: &'static str,
     pub(crate) organisation: &'static str,
     pub(crate) uploader: &'static str,
@@ -66,6 +68,8 @@ impl Default for Spec {
             retention_until: None,
             retention_days: None,
             state: VersionState::default(),
+            special_category_data: false,
+            special_condition: None,
             owner: "olivia",
             organisation: "acme",
             uploader: "ulrich",
@@ -78,7 +82,7 @@ pub(crate) fn manifest(spec: &Spec, version: &str) -> Manifest {
         consent: spec.consent.map(|b| ConsentBasis {
             evidence: None,
             lawful_basis: b,
-            special_category: None,
+            special_category: spec.special_condition,
         }),
         created: "2026-01-01T00:00:00Z".parse().unwrap(),
         creator: vec![],
@@ -153,6 +157,7 @@ pub(crate) fn record(spec: &Spec) -> VersionRecord {
         owner: user(spec.owner),
         organisation: spec.organisation.parse().unwrap(),
         uploader: user(spec.uploader),
+        special_category_data: spec.special_category_data,
         state: spec.state,
     }
 }
@@ -221,6 +226,10 @@ pub(crate) struct World {
     pub(crate) issuer: GrantIssuer,
     pub(crate) verifier: GrantVerifier,
     pub(crate) issuer_key: SigningKey,
+    /// Approver keys by user id: olivia and sam as data owners, carol, ulrich and pete
+    /// as compliance reviewers.
+    pub(crate) approver_keys: BTreeMap<String, (SigningKey, ApproverRole)>,
+    pub(crate) approvals: ApprovalVerifier,
 }
 
 impl World {
@@ -242,6 +251,20 @@ impl World {
         let issuer_key = SigningKey::generate().unwrap();
         let issuer = GrantIssuer::new(issuer_key.clone(), "grants.acme.test");
         let verifier = GrantVerifier::new(30).trust(issuer_key.verifying_key());
+        let mut approver_keys = BTreeMap::new();
+        let mut approvals = ApprovalVerifier::new();
+        for (who, role) in [
+            ("olivia", ApproverRole::DataOwner),
+            ("sam", ApproverRole::DataOwner),
+            ("carol", ApproverRole::Compliance),
+            ("ulrich", ApproverRole::Compliance),
+            ("pete", ApproverRole::Compliance),
+            ("tess", ApproverRole::Compliance),
+        ] {
+            let key = SigningKey::generate().unwrap();
+            approvals = approvals.trust(key.verifying_key(), user(who), role);
+            approver_keys.insert(who.to_owned(), (key, role));
+        }
         Self {
             engine,
             store,
@@ -249,7 +272,36 @@ impl World {
             issuer,
             verifier,
             issuer_key,
+            approver_keys,
+            approvals,
         }
+    }
+
+    /// A signed approval by `who` (in the role their key is trusted for) of `cid`.
+    pub(crate) fn approval(&self, who: &str, cid: Cid) -> dataseal_policy::Approval {
+        let (key, role) = &self.approver_keys[who];
+        dataseal_policy::Approval::sign(
+            &ApprovalStatement {
+                approver: user(who),
+                cid,
+                role: *role,
+                time: now(),
+            },
+            key,
+        )
+        .unwrap()
+    }
+
+    /// `req` with approvals by `who`, signed and verified.
+    pub(crate) fn approved(&self, req: AccessRequest, who: &[&str]) -> AccessRequest {
+        let cid = match &req.resource {
+            Resource::Version(cid) => *cid,
+            Resource::Dataset(_) => Cid::raw_sha256(b"approvals are for versions"),
+        };
+        let presented: Vec<dataseal_policy::Approval> =
+            who.iter().map(|w| self.approval(w, cid)).collect();
+        let verified = self.approvals.verify(&presented, &cid, now()).unwrap();
+        req.with_approvals(verified)
     }
 
     pub(crate) fn cid(&self, name: &str) -> Cid {
@@ -263,12 +315,25 @@ impl World {
         purpose: &str,
         region: &str,
     ) -> VerifiedGrant {
+        self.grant_for_actions(principal, cid, purpose, region, &Action::DATA)
+    }
+
+    /// A verified grant covering only `actions`.
+    pub(crate) fn grant_for_actions(
+        &self,
+        principal: &Principal,
+        cid: Cid,
+        purpose: &str,
+        region: &str,
+        actions: &[Action],
+    ) -> VerifiedGrant {
         let g = self
             .issuer
             .issue(
                 &GrantRequest {
                     principal: principal.clone(),
                     cid,
+                    actions: actions.iter().copied().collect(),
                     purpose: purpose.parse().unwrap(),
                     region: region.parse().unwrap(),
                 },
