@@ -8,6 +8,7 @@
 pub mod manifest_cli;
 pub mod policy_cli;
 pub mod providers_cli;
+pub mod registry_cli;
 pub mod stories_cli;
 pub mod transport_cli;
 

@@ -165,6 +165,9 @@ enum Command {
         #[command(subcommand)]
         command: dataseal_examples::providers_cli::ProvidersCommand,
     },
+    /// The registry: lifecycle, legal holds, grant revocation, consent withdrawal,
+    /// retention (sqlite:PATH by default, or postgres://…).
+    Registry(dataseal_examples::registry_cli::RegistryArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -288,6 +291,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         ),
         Command::Manifest { command } => manifest(command, cli.json),
         Command::Providers { command } => dataseal_examples::providers_cli::run(command, cli.json),
+        Command::Registry(args) => dataseal_examples::registry_cli::run(&args, cli.json),
         Command::Publish(args) => dataseal_examples::stories_cli::publish(&args, cli.json),
         Command::Fetch(args) => dataseal_examples::stories_cli::fetch(&args, cli.json),
         Command::Verify(args) => dataseal_examples::stories_cli::verify(&args, cli.json),
@@ -673,7 +677,15 @@ fn encrypt(
     header_file.write_all(header_json.as_bytes())?;
 
     // Ciphertext first, header last: a header.json only ever appears beside the
-    // ciphertext it describes.
+    // ciphertext it describes. An old header goes before the old ciphertext is
+    // replaced, so a run killed in between leaves no header at all.
+    match fs::remove_file(header_file.dest()) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            let at = show(header_file.dest());
+            return Err(Failure::io(format!("cannot replace {at}"), &e));
+        }
+        _ => {}
+    }
     ciphertext.commit()?;
     if let Err(failure) = header_file.commit() {
         let _ = fs::remove_file(&ciphertext_dest);
