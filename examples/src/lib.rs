@@ -140,6 +140,12 @@ impl From<Error> for Failure {
     }
 }
 
+impl From<dataseal::Error> for Failure {
+    fn from(err: dataseal::Error) -> Self {
+        Self::new(err.exit_code(), err.to_string())
+    }
+}
+
 /// Folds a message onto one line: line breaks become spaces.
 fn one_line(message: &str) -> String {
     message

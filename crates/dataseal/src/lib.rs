@@ -2,12 +2,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod blocks;
 mod broker;
 mod catalog;
 mod error;
 mod fetch;
 mod fsutil;
 mod journal;
+pub mod keys;
 mod meta;
 mod publish;
 mod quarantine;
