@@ -8,11 +8,14 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+use std::path::PathBuf;
+
 use dataseal_base::dsse::TrustPolicy;
-use dataseal_base::{Role, SigningKey, VerifyingKey};
+use dataseal_base::{Role, SigningKey, Timestamp, VerifyingKey};
+use dataseal_crypt::{DataKey, Identity, ObjectHeader, Recipient};
 use zeroize::Zeroizing;
 
-use crate::Error;
+use crate::{AtomicFile, Error};
 
 /// The largest document [`read_document`] reads: 1 GiB (a manifest of a million objects
 /// is about 150 MB).
@@ -130,9 +133,177 @@ pub fn with_thresholds<S: AsRef<str>>(
     Ok(policy)
 }
 
+/// The largest object header read: 64 KiB (a header is a few hundred bytes).
+const MAX_HEADER_FILE: u64 = 64 << 10;
+
+/// Reads a data key file: 64 hexadecimal characters and an optional line ending, as
+/// [`write_data_key`] writes it.
+///
+/// # Errors
+///
+/// [`Error::Io`] or [`Error::Invalid`] naming the file.
+pub fn read_data_key(path: &Path) -> Result<DataKey, Error> {
+    let bytes = read_bounded(path, MAX_KEY_FILE, "key file")?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Error::Invalid(format!(
+            "key file {}: invalid key: not 64 hexadecimal characters",
+            path.display()
+        ))
+    })?;
+    DataKey::from_hex(text).map_err(|e| Error::Invalid(format!("key file {}: {e}", path.display())))
+}
+
+/// Writes a new random 256-bit data key to `path` (mode 0600), never replacing a file.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] if `path` exists; [`Error::Io`] if it cannot be written.
+pub fn write_data_key(path: &Path) -> Result<(), Error> {
+    if path.exists() {
+        return Err(Error::Invalid(format!(
+            "{} already exists; refusing to overwrite it",
+            path.display()
+        )));
+    }
+    let key = DataKey::generate()
+        .map_err(|e| Error::Invalid(format!("cannot generate a data key: {e}")))?;
+    let mut file = AtomicFile::create(path, true)?;
+    file.write_all(key.to_hex_line().as_bytes())?;
+    file.commit_new()
+}
+
+/// Reads and strictly parses an object header (the `header.json` beside a ciphertext).
+///
+/// # Errors
+///
+/// [`Error::Io`] naming the file; [`Error::Crypt`] when it is malformed.
+pub fn read_header(path: &Path) -> Result<ObjectHeader, Error> {
+    let bytes = read_bounded(path, MAX_HEADER_FILE, "header")?;
+    ObjectHeader::from_json(&bytes)
+        .map_err(|e| Error::crypt(format!("header {}", path.display()), e))
+}
+
+/// The key files [`generate_key_dir`] wrote.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct KeyDir {
+    /// `signing.key` (0600), `signing.pub`, `recipient.key` (0600), `recipient.pub`.
+    pub files: Vec<PathBuf>,
+    /// The age recipient keys can be sealed to (also in `recipient.pub`).
+    pub recipient: Recipient,
+}
+
+/// Generates a key directory: an Ed25519 signing key pair (`signing.key`, PKCS#8 PEM,
+/// 0600; `signing.pub`, SPKI PEM) and an age X25519 identity (`recipient.key`, 0600;
+/// `recipient.pub`). A new directory is created 0700. All four files appear, or none:
+/// nothing is written if any already exists.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] naming existing files; [`Error::Io`] when the directory or a file
+/// cannot be written.
+pub fn generate_key_dir(dir: &Path, now: Timestamp) -> Result<KeyDir, Error> {
+    let names = [
+        ("signing.key", true),
+        ("signing.pub", false),
+        ("recipient.key", true),
+        ("recipient.pub", false),
+    ];
+    let paths: Vec<(PathBuf, bool)> = names
+        .iter()
+        .map(|(name, secret)| (dir.join(name), *secret))
+        .collect();
+    let existing: Vec<String> = paths
+        .iter()
+        .filter(|(p, _)| p.exists())
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    if !existing.is_empty() {
+        return Err(Error::Invalid(format!(
+            "refusing to overwrite existing key files: {}",
+            existing.join(", ")
+        )));
+    }
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(dir)
+        .map_err(|e| Error::io_at("create directory", dir, e))?;
+    let signing = SigningKey::generate()
+        .map_err(|e| Error::Invalid(format!("cannot generate a signing key: {e}")))?;
+    let signing_pem = signing
+        .to_pkcs8_pem()
+        .map_err(|e| Error::Invalid(format!("signing key: {e}")))?;
+    let verifying_pem = signing
+        .verifying_key()
+        .to_spki_pem()
+        .map_err(|e| Error::Invalid(format!("signing key: {e}")))?;
+    let identity = Identity::generate();
+    let identity_file = identity.to_identity_file(now);
+    let recipient = identity.to_public();
+    let recipient_line = format!("{recipient}\n");
+    let contents: [&[u8]; 4] = [
+        signing_pem.as_bytes(),
+        verifying_pem.as_bytes(),
+        identity_file.as_bytes(),
+        recipient_line.as_bytes(),
+    ];
+    // All four under temporary names first, then renamed in; if a rename fails, the ones
+    // already renamed are removed, so no half key set is left behind.
+    let mut pending = Vec::with_capacity(4);
+    for ((path, secret), bytes) in paths.iter().zip(contents) {
+        let mut file = AtomicFile::create(path, *secret)?;
+        file.write_all(bytes)?;
+        pending.push(file);
+    }
+    let mut done: Vec<PathBuf> = Vec::with_capacity(4);
+    for file in pending {
+        let dest = file.dest().to_path_buf();
+        if let Err(e) = file.commit_new() {
+            for path in &done {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e);
+        }
+        done.push(dest);
+    }
+    Ok(KeyDir {
+        files: done,
+        recipient,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_dirs_appear_whole_and_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("k");
+        let made = generate_key_dir(&keys, Timestamp::now()).unwrap();
+        assert_eq!(made.files.len(), 4);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&keys), 0o700);
+        assert_eq!(mode(&keys.join("signing.key")), 0o600);
+        assert_eq!(mode(&keys.join("recipient.key")), 0o600);
+        let key = read_signing_key(&keys.join("signing.key")).unwrap();
+        let public = read_verifying_key(&keys.join("signing.pub")).unwrap();
+        assert_eq!(key.verifying_key(), public);
+        assert!(matches!(
+            generate_key_dir(&keys, Timestamp::now()),
+            Err(Error::Invalid(_))
+        ));
+        let data = dir.path().join("data.key");
+        write_data_key(&data).unwrap();
+        assert_eq!(mode(&data), 0o600);
+        read_data_key(&data).unwrap();
+        assert!(matches!(write_data_key(&data), Err(Error::Invalid(_))));
+        std::fs::write(dir.path().join("bad.key"), "zz").unwrap();
+        assert!(matches!(
+            read_data_key(&dir.path().join("bad.key")),
+            Err(Error::Invalid(_))
+        ));
+    }
 
     #[test]
     fn bounded_reads_refuse_larger_files() {

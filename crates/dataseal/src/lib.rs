@@ -26,6 +26,7 @@ pub use fetch::{
     Fetch, Fetched, FetchedFile, Gate, MAX_ENVELOPE_LEN, RECEIPT_PAYLOAD_TYPE, Receipt,
     ReceiptObject, ServedChunk,
 };
+pub use fsutil::AtomicFile;
 pub use meta::DatasetMeta;
 pub use publish::{PlacedObject, Publish, Published};
 pub use quarantine::{Problem, Quarantine, QuarantineReport, SourceFile};

@@ -174,6 +174,13 @@ impl DatasetMeta {
             )));
         }
         self.identity()?;
+        if self.sensitivity != Some(Sensitivity::Public) {
+            return Err(Error::Invalid(format!(
+                "sensitivity: an unencrypted manifest is for public data only, and the metadata says {}; set \"sensitivity\": \"public\" or publish it encrypted",
+                self.sensitivity
+                    .map_or("nothing (internal by default)", Sensitivity::as_str)
+            )));
+        }
         let created = self.created_or_now()?;
         let objects = dataseal_manifest::build_objects(src, &self.ignore, None)
             .map_err(|e| Error::manifest(format!("reading {}", src.display()), e))?;

@@ -154,6 +154,25 @@ pub enum Sensitivity {
     Ephemeral,
 }
 
+impl Sensitivity {
+    /// The class's name as the manifest spells it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Internal => "internal",
+            Self::Restricted => "restricted",
+            Self::Ephemeral => "ephemeral",
+        }
+    }
+
+    /// Whether a version of this class must be encrypted: every class but `public`.
+    #[must_use]
+    pub fn requires_encryption(self) -> bool {
+        self != Self::Public
+    }
+}
+
 /// The legal basis for processing personal data (GDPR).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
