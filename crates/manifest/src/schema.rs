@@ -379,6 +379,24 @@ impl ObjectEntry {
             size,
         }
     }
+
+    /// An encrypted object: its encryption header and the UnixFS root CID of its
+    /// ciphertext; `size` is the plaintext's.
+    #[must_use]
+    pub fn encrypted(
+        path: CanonicalPath,
+        size: u64,
+        encryption: EncryptionHeader,
+        root_cid: Cid,
+    ) -> Self {
+        Self {
+            encryption: Some(encryption),
+            path,
+            root_cid: Some(root_cid),
+            sha256: None,
+            size,
+        }
+    }
 }
 
 /// A SHA-256 digest, written as 64 lowercase hexadecimal characters.
