@@ -6,10 +6,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use dataseal_base::{SigningKey, Timestamp};
+use dataseal_base::Timestamp;
 use dataseal_reputation::{
-    DefaultModel, DefaultParams, Event, EventLog, OnMalformed, ProviderAttestation, Scenario,
-    ScoreBreakdown, ScoringModel, baseline_models, parse_events, simulate,
+    EventLog, Scenario, ScoreBreakdown, Scored, ScoringModel, attestation_file_name,
+    baseline_models, simulate,
 };
 use serde::Serialize;
 
@@ -71,30 +71,20 @@ fn rep(context: &str, err: &dataseal_reputation::Error) -> Failure {
     Failure::new(code, format!("{context}: {err}"))
 }
 
-/// Reads an events file, or a hash-chained log (recognised by its first record), into a log.
+/// Reads an events file or a hash-chained log ([`EventLog::parse`]).
 fn read_log(path: &Path) -> Result<EventLog, Failure> {
-    let text = fs::read_to_string(path).map_err(|e| Failure::io(show(path), &e))?;
-    if text.trim_start().starts_with("{\"seq\":") {
-        EventLog::verify(&text, None).map_err(|e| rep(&show(path), &e))
-    } else {
-        let parsed = parse_events(&text, OnMalformed::Reject).map_err(|e| rep(&show(path), &e))?;
-        Ok(EventLog::from_events(parsed.events))
-    }
+    let text = dataseal::keys::read_text(path)?;
+    EventLog::parse(&text).map_err(|e| rep(&show(path), &e))
 }
 
-fn scored(log: &EventLog, at: Option<&str>) -> Result<(DefaultModel, Timestamp), Failure> {
-    let mut model = DefaultModel::new(DefaultParams::default()).map_err(|e| rep("model", &e))?;
-    model.observe_all(log.events());
-    if let Some(at) = at {
-        let t: Timestamp = at
-            .parse()
-            .map_err(|e| Failure::usage(format!("--at: {e}")))?;
-        model.advance(t);
-    }
-    let now = model
-        .now()
-        .ok_or_else(|| Failure::usage("no events and no --at: nothing to score"))?;
-    Ok((model, now))
+fn scored(log: &EventLog, at: Option<&str>) -> Result<Scored, Failure> {
+    let at = at
+        .map(|t| {
+            t.parse::<Timestamp>()
+                .map_err(|e| Failure::usage(format!("--at: {e}")))
+        })
+        .transpose()?;
+    Scored::from_log(log, at).map_err(|e| rep("scoring", &e))
 }
 
 #[derive(Serialize)]
@@ -113,19 +103,6 @@ fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
     writeln!(out, "{text}").map_err(|e| Failure::io("stdout", &e))
 }
 
-fn file_name(provider: &str) -> String {
-    provider
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// Runs one `providers` subcommand.
 ///
 /// # Errors
@@ -135,8 +112,8 @@ pub fn run(command: ProvidersCommand, json: bool) -> Result<(), Failure> {
     match command {
         ProvidersCommand::Score { events, at } => {
             let log = read_log(&events)?;
-            let (model, now) = scored(&log, at.as_deref())?;
-            let scores = model.scores();
+            let scored = scored(&log, at.as_deref())?;
+            let (model, now, scores) = (scored.model(), scored.at(), scored.scores());
             if json {
                 print_json(&ScoreReport {
                     model: model.model_id().to_string(),
@@ -158,7 +135,7 @@ pub fn run(command: ProvidersCommand, json: bool) -> Result<(), Failure> {
             eprintln!(
                 "scored {} providers from {} events at {now}",
                 scores.len(),
-                log.events().len()
+                scored.events()
             );
             Ok(())
         }
@@ -170,33 +147,22 @@ pub fn run(command: ProvidersCommand, json: bool) -> Result<(), Failure> {
             valid_hours,
             role,
         } => {
-            let pem = fs::read_to_string(&key).map_err(|e| Failure::io(show(&key), &e))?;
-            let key = SigningKey::from_pkcs8_pem(&pem)
-                .map_err(|e| Failure::usage(format!("{}: {e}", show(&key))))?;
+            let key = dataseal::keys::read_signing_key(&key)?;
             let role: dataseal_base::Role = role
                 .parse()
                 .map_err(|e| Failure::usage(format!("--role: {e}")))?;
             let log = read_log(&events)?;
-            let (model, now) = scored(&log, at.as_deref())?;
-            let start = log.events().iter().map(Event::time).min().unwrap_or(now);
-            let expires = now.saturating_add_seconds(i64::from(valid_hours.max(1)) * 3600);
+            let scored = scored(&log, at.as_deref())?;
+            let now = scored.at();
+            let valid = i64::from(valid_hours.max(1)) * 3600;
+            let expires = now.saturating_add_seconds(valid);
+            let signed = scored
+                .attest(valid, &key, Some(role))
+                .map_err(|e| rep("attestation", &e))?;
             fs::create_dir_all(&out).map_err(|e| Failure::io(show(&out), &e))?;
             let mut written = Vec::new();
-            for s in model.scores() {
-                let a = ProviderAttestation::from_breakdown(
-                    &s,
-                    model.model_id(),
-                    model.params_digest(),
-                    log.head(),
-                    start,
-                    now,
-                    expires,
-                )
-                .map_err(|e| rep("attestation", &e))?;
-                let env = a
-                    .sign(&key, Some(role.clone()))
-                    .map_err(|e| rep("signing", &e))?;
-                let path = out.join(format!("{}.dsse.json", file_name(s.provider().as_str())));
+            for (provider, env) in signed {
+                let path = out.join(attestation_file_name(&provider));
                 let mut file = AtomicFile::create(&path, false)?;
                 file.write_all(env.to_json().as_bytes())?;
                 file.commit()?;
@@ -212,7 +178,7 @@ pub fn run(command: ProvidersCommand, json: bool) -> Result<(), Failure> {
         }
         ProvidersCommand::Simulate { scenario, seed } => {
             let mut s = if Path::new(&scenario).is_file() {
-                let text = fs::read_to_string(&scenario).map_err(|e| Failure::io(&scenario, &e))?;
+                let text = dataseal::keys::read_text(Path::new(&scenario))?;
                 Scenario::from_json(&text).map_err(|e| rep(&scenario, &e))?
             } else {
                 Scenario::builtin(&scenario).map_err(|e| {

@@ -97,6 +97,15 @@ pub enum Error {
         #[source]
         source: Box<dataseal_transport::Error>,
     },
+    /// An error from a node's RPC API (a node store's put, pin, streamed read or CAR).
+    #[error("{context}: {source}")]
+    Node {
+        /// What was being done, naming the store.
+        context: String,
+        /// The cause.
+        #[source]
+        source: Box<dataseal_btfs::Error>,
+    },
     /// A manifest error (schema, signatures, thresholds).
     #[error("{context}: {source}")]
     Manifest {
@@ -129,6 +138,7 @@ impl Error {
             Self::Unavailable(_) => ErrorKind::Unavailable,
             Self::Crypt { source, .. } => crypt_kind(source),
             Self::Transport { source, .. } => transport_kind(source),
+            Self::Node { source, .. } => node_kind(source),
             Self::Manifest { source, .. } => manifest_kind(source),
             Self::Policy { source, .. } => policy_kind(source),
         }
@@ -160,6 +170,13 @@ impl Error {
 
     pub(crate) fn transport(context: impl Into<String>, source: dataseal_transport::Error) -> Self {
         Self::Transport {
+            context: context.into(),
+            source: Box::new(source),
+        }
+    }
+
+    pub(crate) fn node(context: impl Into<String>, source: dataseal_btfs::Error) -> Self {
+        Self::Node {
             context: context.into(),
             source: Box::new(source),
         }
@@ -205,6 +222,26 @@ fn transport_kind(e: &dataseal_transport::Error) -> ErrorKind {
         }
         E::NotFound(_) | E::Unavailable(_) | E::Exhausted { .. } => ErrorKind::Unavailable,
         _ => ErrorKind::Invalid,
+    }
+}
+
+/// A node's error: data that did not verify (a root differing from the one computed
+/// locally, a bad block, an incomplete DAG) is a verification failure; a bad address, an
+/// unsupported request, a local I/O error or an oversized block is invalid input; any
+/// other failure to serve (unreachable, too slow, an HTTP error, a missing block, an
+/// answer that does not parse) is unavailability.
+fn node_kind(e: &dataseal_btfs::Error) -> ErrorKind {
+    use dataseal_btfs::Error as E;
+    if e.is_integrity() {
+        return ErrorKind::Verification;
+    }
+    match e {
+        E::Incomplete { .. } => ErrorKind::Verification,
+        E::Transport(inner) => transport_kind(inner),
+        E::InvalidUrl { .. } | E::Unsupported(_) | E::Io { .. } | E::BlockTooLarge { .. } => {
+            ErrorKind::Invalid
+        }
+        _ => ErrorKind::Unavailable,
     }
 }
 

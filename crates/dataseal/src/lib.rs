@@ -2,12 +2,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod blocks;
 mod broker;
 mod catalog;
 mod error;
 mod fetch;
 mod fsutil;
 mod journal;
+pub mod keys;
 mod meta;
 mod publish;
 mod quarantine;
@@ -24,6 +26,7 @@ pub use fetch::{
     Fetch, Fetched, FetchedFile, Gate, MAX_ENVELOPE_LEN, RECEIPT_PAYLOAD_TYPE, Receipt,
     ReceiptObject, ServedChunk,
 };
+pub use fsutil::AtomicFile;
 pub use meta::DatasetMeta;
 pub use publish::{PlacedObject, Publish, Published};
 pub use quarantine::{Problem, Quarantine, QuarantineReport, SourceFile};

@@ -132,6 +132,61 @@ impl DatasetMeta {
         self.sensitivity.unwrap_or(Sensitivity::Internal)
     }
 
+    /// The creation time a manifest built now records: `created` from the metadata,
+    /// else `SOURCE_DATE_EPOCH` (seconds, for reproducible builds), else now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when `SOURCE_DATE_EPOCH` is set but not a number of seconds.
+    pub fn created_or_now(&self) -> Result<Timestamp, Error> {
+        if let Some(t) = self.created {
+            return Ok(t);
+        }
+        match std::env::var("SOURCE_DATE_EPOCH") {
+            Ok(s) => s
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .and_then(|n| Timestamp::from_unix_seconds(n).ok())
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "SOURCE_DATE_EPOCH={s:?} is not a number of seconds"
+                    ))
+                }),
+            Err(_) => Ok(Timestamp::now()),
+        }
+    }
+
+    /// The manifest of a public, unencrypted dataset version: every regular file under
+    /// `src` (less the ignore patterns) as an object with its SHA-256, created at
+    /// [`DatasetMeta::created_or_now`]. For encrypted versions use [`crate::Publish`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when `src` is not a directory or the dataset id or version is
+    /// missing; [`Error::Manifest`] when a file cannot be read or the manifest breaks a
+    /// rule.
+    pub fn public_manifest(&self, src: &Path) -> Result<Manifest, Error> {
+        if !src.is_dir() {
+            return Err(Error::Invalid(format!(
+                "{} is not a directory",
+                src.display()
+            )));
+        }
+        self.identity()?;
+        if self.sensitivity != Some(Sensitivity::Public) {
+            return Err(Error::Invalid(format!(
+                "sensitivity: an unencrypted manifest is for public data only, and the metadata says {}; set \"sensitivity\": \"public\" or publish it encrypted",
+                self.sensitivity
+                    .map_or("nothing (internal by default)", Sensitivity::as_str)
+            )));
+        }
+        let created = self.created_or_now()?;
+        let objects = dataseal_manifest::build_objects(src, &self.ignore, None)
+            .map_err(|e| Error::manifest(format!("reading {}", src.display()), e))?;
+        self.manifest(objects, created, None)
+    }
+
     /// The manifest of these metadata over `objects`.
     pub(crate) fn manifest(
         &self,

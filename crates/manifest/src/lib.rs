@@ -28,6 +28,6 @@ pub use schema::{
     SpdxExpression, SpecialCategoryCondition, Version,
 };
 pub use statement::{
-    PREDICATE_TYPE, STATEMENT_TYPE, VerifiedManifest, cosign, evaluate, manifest_cid, sign, verify,
-    verify_envelope,
+    PREDICATE_TYPE, STATEMENT_TYPE, VerifiedManifest, cosign, document_cid, evaluate, manifest_cid,
+    sign, sign_document, verify, verify_envelope,
 };

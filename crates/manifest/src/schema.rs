@@ -154,6 +154,25 @@ pub enum Sensitivity {
     Ephemeral,
 }
 
+impl Sensitivity {
+    /// The class's name as the manifest spells it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Internal => "internal",
+            Self::Restricted => "restricted",
+            Self::Ephemeral => "ephemeral",
+        }
+    }
+
+    /// Whether a version of this class must be encrypted: every class but `public`.
+    #[must_use]
+    pub fn requires_encryption(self) -> bool {
+        self != Self::Public
+    }
+}
+
 /// The legal basis for processing personal data (GDPR).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -357,6 +376,24 @@ impl ObjectEntry {
             path,
             root_cid: None,
             sha256: Some(sha256),
+            size,
+        }
+    }
+
+    /// An encrypted object: its encryption header and the UnixFS root CID of its
+    /// ciphertext; `size` is the plaintext's.
+    #[must_use]
+    pub fn encrypted(
+        path: CanonicalPath,
+        size: u64,
+        encryption: EncryptionHeader,
+        root_cid: Cid,
+    ) -> Self {
+        Self {
+            encryption: Some(encryption),
+            path,
+            root_cid: Some(root_cid),
+            sha256: None,
             size,
         }
     }

@@ -241,6 +241,47 @@ pub fn sign(manifest: &Manifest, key: &SigningKey, role: Role) -> Result<Envelop
     )?)
 }
 
+/// Whether a JSON document is a DSSE envelope (it has a `payloadType`) rather than a
+/// bare manifest.
+fn is_envelope(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|v| v.get("payloadType").is_some())
+}
+
+/// Signs a document in `role`: a bare manifest (canonical JSON) gets a new envelope; an
+/// envelope holding a manifest gets one more signature ([`cosign`]).
+///
+/// # Errors
+///
+/// [`Error::Signature`] for a malformed envelope or another payload type; the parse and
+/// rule errors of [`Manifest::from_json`] and [`Manifest::from_payload`].
+pub fn sign_document(bytes: &[u8], key: &SigningKey, role: Role) -> Result<Envelope, Error> {
+    if is_envelope(bytes) {
+        let mut envelope = Envelope::from_json(bytes)?;
+        cosign(&mut envelope, key, role)?;
+        Ok(envelope)
+    } else {
+        sign(&Manifest::from_json(bytes)?, key, role)
+    }
+}
+
+/// The manifest CID of a document: of an envelope's payload, or of a bare manifest's
+/// canonical payload, after checking that the payload is a valid manifest. Signatures
+/// are not checked (see [`verify_envelope`]).
+///
+/// # Errors
+///
+/// [`Error::Signature`] for a malformed envelope; the parse and rule errors of
+/// [`Manifest::from_json`] and [`Manifest::from_payload`].
+pub fn document_cid(bytes: &[u8]) -> Result<Cid, Error> {
+    if is_envelope(bytes) {
+        let envelope = Envelope::from_json(bytes)?;
+        Manifest::from_payload(envelope.payload_unverified())?;
+        Ok(manifest_cid(envelope.payload_unverified()))
+    } else {
+        Ok(manifest_cid(&Manifest::from_json(bytes)?.to_payload()?))
+    }
+}
+
 /// Adds a signature in `role` to an envelope holding a manifest, after checking that the
 /// payload is one (so no one co-signs bytes they cannot read).
 ///

@@ -18,7 +18,9 @@ impl Manifest {
     /// version, non-empty name, objects in canonical order with each path once and no
     /// two paths colliding on a case-insensitive or Unicode-normalising file system (see
     /// [`CanonicalPath::collision_key`](crate::CanonicalPath::collision_key)), each
-    /// object either public (`sha256`) or encrypted (`encryption` and `rootCid`), sizes
+    /// object either public (`sha256`) or encrypted (`encryption` and `rootCid`), only
+    /// `public` versions holding public objects (`internal`, `restricted` and `ephemeral`
+    /// versions are always encrypted), sizes
     /// within 2^53 − 1, a consent basis whenever `pii` is set, a retention end, valid
     /// ignore patterns, and a well-formed sealed section.
     ///
@@ -62,6 +64,13 @@ impl Manifest {
                 return bad(format!("objects[{}].size: beyond 2^53 - 1", o.path));
             }
             match (&o.sha256, &o.encryption, &o.root_cid) {
+                (Some(_), None, None) if self.sensitivity.requires_encryption() => {
+                    return bad(format!(
+                        "objects[{}]: a {} version must be encrypted; only public versions may hold plaintext objects",
+                        o.path,
+                        self.sensitivity.as_str()
+                    ));
+                }
                 (Some(_), None, None) | (None, Some(_), Some(_)) => {}
                 _ => {
                     return bad(format!(

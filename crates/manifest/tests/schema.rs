@@ -190,9 +190,14 @@ fn strict_parsing_names_the_field() {
             "dataset id",
         ),
         (
-            "\"sensitivity\":\"restricted\"",
+            "\"sensitivity\":\"public\"",
             "\"sensitivity\":\"secret\"",
             "secret",
+        ),
+        (
+            "\"sensitivity\":\"public\"",
+            "\"sensitivity\":\"internal\"",
+            "must be encrypted",
         ),
         (
             "\"lawfulBasis\":\"consent\"",

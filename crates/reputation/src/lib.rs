@@ -12,6 +12,7 @@ mod event;
 mod id;
 mod log;
 mod model;
+mod scored;
 mod select;
 mod sim;
 mod sketch;
@@ -30,6 +31,7 @@ pub use event::{
 pub use id::{ModelId, NetworkGroup, ObserverId, ParamsDigest, Sha256Digest, params_digest};
 pub use log::{EventLog, LogHead, LogProblem};
 pub use model::{ScoreBreakdown, ScoringModel, Snapshot, Status};
+pub use scored::{Scored, attestation_file_name};
 pub use select::{Candidate, Placement, choose_providers, order_for_read};
 pub use sim::{
     Behaviour, ModelReport, ProviderGroup, Scenario, SimulationReport, baseline_models, simulate,

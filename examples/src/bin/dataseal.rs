@@ -7,10 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use dataseal_base::SigningKey;
-use dataseal_crypt::{
-    ChunkSize, DataKey, Decryptor, Encryptor, Identity, ObjectId, SeekSource, WriteSink,
-};
+use dataseal_crypt::{ChunkSize, Decryptor, Encryptor, ObjectId, SeekSource, WriteSink};
 use dataseal_examples::transport_cli as t;
 use dataseal_examples::{AtomicFile, Failure, progress_bar, read_data_key, read_header, show};
 use serde::Serialize;
@@ -515,16 +512,7 @@ struct KeygenJson {
 }
 
 fn keygen_data_key(out: &Path, json: bool) -> Result<(), Failure> {
-    if out.exists() {
-        return Err(Failure::usage(format!(
-            "{} already exists; refusing to overwrite it",
-            show(out)
-        )));
-    }
-    let key = DataKey::generate().map_err(|e| Failure::usage(format!("cannot generate: {e}")))?;
-    let mut file = AtomicFile::create(out, true)?;
-    file.write_all(key.to_hex_line().as_bytes())?;
-    file.commit_new()?;
+    dataseal::keys::write_data_key(out)?;
     say(&format!(
         "wrote a 256-bit data key to {} (mode 0600)",
         show(out)
@@ -539,71 +527,8 @@ fn keygen_data_key(out: &Path, json: bool) -> Result<(), Failure> {
 }
 
 fn keygen_dir(dir: &Path, json: bool) -> Result<(), Failure> {
-    let names = [
-        ("signing.key", true),
-        ("signing.pub", false),
-        ("recipient.key", true),
-        ("recipient.pub", false),
-    ];
-    let paths: Vec<(PathBuf, bool)> = names
-        .iter()
-        .map(|(name, secret)| (dir.join(name), *secret))
-        .collect();
-    let existing: Vec<String> = paths
-        .iter()
-        .filter(|(p, _)| p.exists())
-        .map(|(p, _)| show(p))
-        .collect();
-    if !existing.is_empty() {
-        return Err(Failure::usage(format!(
-            "refusing to overwrite existing key files: {}",
-            existing.join(", ")
-        )));
-    }
-    // A new key directory is private (0700), like the private keys in it.
-    std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o700)
-        .create(dir)
-        .map_err(|e| Failure::io(format!("cannot create directory {}", show(dir)), &e))?;
-
-    let signing =
-        SigningKey::generate().map_err(|e| Failure::usage(format!("cannot generate: {e}")))?;
-    let signing_pem = signing
-        .to_pkcs8_pem()
-        .map_err(|e| Failure::usage(format!("signing key: {e}")))?;
-    let verifying_pem = signing
-        .verifying_key()
-        .to_spki_pem()
-        .map_err(|e| Failure::usage(format!("signing key: {e}")))?;
-    let identity = Identity::generate();
-    let identity_file = identity.to_identity_file(dataseal_base::Timestamp::now());
-    let recipient = identity.to_public().to_string();
-    let recipient_line = format!("{recipient}\n");
-
-    let contents: [&[u8]; 4] = [
-        signing_pem.as_bytes(),
-        verifying_pem.as_bytes(),
-        identity_file.as_bytes(),
-        recipient_line.as_bytes(),
-    ];
-    // Write all four under temporary names first, then rename them in; if any rename
-    // fails, remove the ones already renamed so no half key set is left behind.
-    let mut pending = Vec::with_capacity(4);
-    for ((path, secret), bytes) in paths.iter().zip(contents) {
-        let mut file = AtomicFile::create(path, *secret)?;
-        file.write_all(bytes)?;
-        pending.push(file);
-    }
-    let mut done: Vec<PathBuf> = Vec::with_capacity(4);
-    for file in pending {
-        let dest = file.dest().to_path_buf();
-        if let Err(failure) = file.commit_new() {
-            for path in &done {
-                let _ = fs::remove_file(path);
-            }
-            return Err(failure);
-        }
-        done.push(dest);
-    }
+    let made = dataseal::keys::generate_key_dir(dir, dataseal_base::Timestamp::now())?;
+    let recipient = made.recipient.to_string();
     say(&format!(
         "wrote signing.key (0600), signing.pub, recipient.key (0600) and recipient.pub in {}",
         show(dir)
@@ -611,7 +536,7 @@ fn keygen_dir(dir: &Path, json: bool) -> Result<(), Failure> {
     say(&format!("age recipient: {recipient}"));
     if json {
         print_json(&KeygenJson {
-            files: done.iter().map(|p| show(p)).collect(),
+            files: made.files.iter().map(|p| show(p)).collect(),
             recipient: Some(recipient),
         })?;
     }
@@ -689,7 +614,7 @@ fn encrypt(
     ciphertext.commit()?;
     if let Err(failure) = header_file.commit() {
         let _ = fs::remove_file(&ciphertext_dest);
-        return Err(failure);
+        return Err(failure.into());
     }
 
     say(&format!(

@@ -289,7 +289,7 @@ fn write(path: &Path, bytes: &[u8], secret: bool) -> Result<(), Failure> {
     }
     let mut file = AtomicFile::create(path, secret)?;
     file.write_all(bytes)?;
-    file.commit()
+    Ok(file.commit()?)
 }
 
 /// Flips one byte in every block file under `blocks`: a provider whose every answer lies.

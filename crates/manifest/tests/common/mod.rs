@@ -84,7 +84,7 @@ pub(crate) fn sample() -> Manifest {
         }),
         schema_version: 1,
         sealed: None,
-        sensitivity: Sensitivity::Restricted,
+        sensitivity: Sensitivity::Public,
         version: "1.2.0".parse().unwrap(),
         was_revision_of: None,
     }
