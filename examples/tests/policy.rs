@@ -53,37 +53,44 @@ impl World {
         fs::write(p("data/a.csv"), "x,y\n1,2\n").unwrap();
         fs::write(
             p("meta.json"),
-            r#"{"license":"CC-BY-4.0","licenseConditions":{"academicUse":true,"attribution":true,"commercialUse":true,"nonCommercialUse":true,"shareAlike":false,"tier":"open"},"purposes":["training","research"],"regions":["EU"],"sensitivity":"internal"}"#,
+            r#"{"datasetId":"claims","version":"1.0.0","license":"CC-BY-4.0","licenseConditions":{"academicUse":true,"attribution":true,"commercialUse":true,"nonCommercialUse":true,"shareAlike":false,"tier":"open"},"purposes":["training","research"],"regions":["EU"],"sensitivity":"internal"}"#,
         )
         .unwrap();
+        // An internal version is always encrypted: it is published, and its envelope read
+        // back from the store.
+        let store = format!("dir:{}", p("store").to_str().unwrap());
         let out = run(&[
-            "manifest",
-            "build",
-            "--name",
-            "claims",
-            "--version",
-            "1.0.0",
+            "publish",
+            "--store",
+            &format!("eu@DE={store}"),
+            "--key",
+            &format!("{}=publisher", p("publisher/signing.key").to_str().unwrap()),
+            "--recipient",
+            p("olivia/recipient.pub").to_str().unwrap(),
             "--meta",
             p("meta.json").to_str().unwrap(),
+            "--catalog",
+            p("catalog").to_str().unwrap(),
+            "--keys-dir",
+            p("kek").to_str().unwrap(),
+            "--replicas",
+            "1",
             p("data").to_str().unwrap(),
         ]);
         assert_eq!(code(&out), 0, "{}", err(&out));
-        fs::write(p("manifest.json"), &out.stdout).unwrap();
+        let cid = stdout(&out).trim().to_owned();
+        let entry: Value =
+            serde_json::from_slice(&fs::read(p(&format!("catalog/{cid}.json"))).unwrap()).unwrap();
         let out = run(&[
-            "manifest",
-            "sign",
-            "--key",
-            p("publisher/signing.key").to_str().unwrap(),
-            "--role",
-            "publisher",
-            p("manifest.json").to_str().unwrap(),
+            "get",
+            "--store",
+            &store,
+            entry["envelope"].as_str().unwrap(),
+            p("envelope.json").to_str().unwrap(),
         ]);
         assert_eq!(code(&out), 0, "{}", err(&out));
-        fs::write(p("envelope.json"), &out.stdout).unwrap();
-        let envelope: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let out = run(&["manifest", "cid", p("envelope.json").to_str().unwrap()]);
-        assert_eq!(code(&out), 0, "{}", err(&out));
-        let cid = stdout(&out).trim().to_owned();
+        let envelope: Value =
+            serde_json::from_slice(&fs::read(p("envelope.json")).unwrap()).unwrap();
         let w = Self { dir, cid, envelope };
         w.write_entities("entities.json", false);
         w

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use dataseal_crypt::{ChunkSize, Decryptor, Encryptor, ObjectId, SeekSource, WriteSink};
+use dataseal_crypt::{ChunkSize, Decryptor, Encryptor, ObjectId, SeekSource};
 use dataseal_examples::transport_cli as t;
 use dataseal_examples::{AtomicFile, Failure, progress_bar, read_data_key, read_header, show};
 use serde::Serialize;
@@ -576,46 +576,25 @@ fn encrypt(
 
     fs::create_dir_all(outdir)
         .map_err(|e| Failure::io(format!("cannot create directory {}", show(outdir)), &e))?;
-    let mut ciphertext = AtomicFile::create(outdir.join("ciphertext"), false)?;
-    let mut header_file = AtomicFile::create(outdir.join("header.json"), false)?;
-
+    let ciphertext_dest = outdir.join("ciphertext");
     let encryptor = Encryptor::new(&key, object_id, chunk_size).map_err(Failure::from)?;
     let bar = progress_bar(input_len, "encrypting");
-    let ciphertext_dest = ciphertext.dest().to_path_buf();
-    let mut sink = WriteSink::new(ciphertext.file());
-    let encrypted = encryptor.encrypt(bar.wrap_read(reader), &mut sink);
+    // Killed anywhere, this leaves no header beside ciphertext it does not describe.
+    let encrypted = dataseal_crypt::encrypt_to_files(
+        &encryptor,
+        bar.wrap_read(reader),
+        &ciphertext_dest,
+        &outdir.join("header.json"),
+    );
     bar.finish_and_clear();
-    let header =
+    let (header, cids) =
         encrypted.map_err(|e| Failure::crypt(format!("encrypting {}", show(input)), &e))?;
-    let (_, cids) = sink
-        .finish()
-        .map_err(|e| Failure::io(format!("cannot write {}", show(&ciphertext_dest)), &e))?;
     // The object's address: the UnixFS file over the chunks, as a node computes it.
     let root = t::object_root(
         &cids,
         u64::from(header.chunk_size().get()),
         header.ciphertext_len(),
     )?;
-
-    let mut header_json = header.to_json();
-    header_json.push('\n');
-    header_file.write_all(header_json.as_bytes())?;
-
-    // Ciphertext first, header last: a header.json only ever appears beside the
-    // ciphertext it describes. An old header goes before the old ciphertext is
-    // replaced, so a run killed in between leaves no header at all.
-    match fs::remove_file(header_file.dest()) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => {
-            let at = show(header_file.dest());
-            return Err(Failure::io(format!("cannot replace {at}"), &e));
-        }
-        _ => {}
-    }
-    ciphertext.commit()?;
-    if let Err(failure) = header_file.commit() {
-        let _ = fs::remove_file(&ciphertext_dest);
-        return Err(failure.into());
-    }
 
     say(&format!(
         "encrypted {} ({} bytes) as {:?} into {} chunk(s) of {} bytes: {} and {}; root CID {root}",

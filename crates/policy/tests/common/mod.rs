@@ -99,11 +99,17 @@ pub(crate) fn manifest(spec: &Spec, version: &str) -> Manifest {
             tier: spec.tier,
         },
         name: spec.dataset.to_owned(),
-        objects: vec![ObjectEntry::public(
-            "data.csv".parse().unwrap(),
-            1,
-            Sha256Digest([7; 32]),
-        )],
+        // Only public versions may hold plaintext objects.
+        objects: vec![if spec.sensitivity.requires_encryption() {
+            ObjectEntry::encrypted(
+                "data.csv".parse().unwrap(),
+                1,
+                EncryptionHeader::from_json(r#"{"v":1}"#).unwrap(),
+                Cid::raw_sha256(b"data.csv ciphertext"),
+            )
+        } else {
+            ObjectEntry::public("data.csv".parse().unwrap(), 1, Sha256Digest([7; 32]))
+        }],
         pii: spec.pii,
         provenance: Provenance::default(),
         publisher: None,
