@@ -73,6 +73,8 @@ impl World {
             p("catalog").to_str().unwrap(),
             "--keys-dir",
             p("kek").to_str().unwrap(),
+            "--journal",
+            p("journal").to_str().unwrap(),
             "--replicas",
             "1",
             p("data").to_str().unwrap(),

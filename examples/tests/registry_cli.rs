@@ -173,7 +173,7 @@ fn signed_envelope(w: &World) -> String {
     fs::write(w.p("data/a.csv"), "id,label\n1,cat\n").unwrap();
     fs::write(
         w.p("meta.json"),
-        r#"{"created": "2026-01-01T00:00:00Z",
+        r#"{"created": "2026-01-01T00:00:00Z", "sensitivity": "public",
             "provenance": {"wasDerivedFrom": [{"uri": "https://example.org/crawl-2025"}]},
             "retention": {"durationDays": 30, "onExpiry": "delete"}}"#,
     )
