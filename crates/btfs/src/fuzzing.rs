@@ -20,6 +20,7 @@ use dataseal_base::{Cid, codec};
 use dataseal_transport::{Block, CarReader, MemoryStore, Transport, VerifiedRead, upload};
 
 use crate::{Capabilities, Client};
+use dataseal_transport::fuzzing::file_node;
 
 /// What the fake node answers, set for each input.
 #[derive(Debug, Default, Clone)]
@@ -162,46 +163,6 @@ impl<'a> Input<'a> {
         self.0 = rest;
         taken
     }
-}
-
-fn put_varint(mut value: u64, out: &mut Vec<u8>) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-fn put_len(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
-    put_varint((field << 3) | 2, out);
-    put_varint(bytes.len() as u64, out);
-    out.extend_from_slice(bytes);
-}
-
-fn put_uint(field: u64, value: u64, out: &mut Vec<u8>) {
-    put_varint(field << 3, out);
-    put_varint(value, out);
-}
-
-/// A dag-pb UnixFS file node linking `children` (CID, `blocksizes` entry), declaring
-/// `filesize` (else the wrapping sum of the entries), with no data of its own.
-fn file_node(children: &[(Cid, u64)], filesize: Option<u64>) -> Block {
-    let mut node = Vec::with_capacity(children.len() * 42 + 16);
-    let mut link = Vec::new();
-    for (cid, _) in children {
-        link.clear();
-        put_len(1, &cid.to_bytes(), &mut link);
-        put_len(2, &link, &mut node);
-    }
-    let mut unixfs = Vec::new();
-    put_uint(1, 2, &mut unixfs);
-    let sum = children.iter().fold(0u64, |a, (_, s)| a.wrapping_add(*s));
-    put_uint(3, filesize.unwrap_or(sum), &mut unixfs);
-    for (_, size) in children {
-        put_uint(4, *size, &mut unixfs);
-    }
-    put_len(1, &unixfs, &mut node);
-    pb_block(Bytes::from(node))
 }
 
 fn pb_block(bytes: Bytes) -> Block {

@@ -243,3 +243,64 @@ pub fn dir_store(data: &[u8]) -> Result<usize, String> {
     }
     Ok(served)
 }
+
+fn put_varint(mut value: u64, out: &mut Vec<u8>) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn put_len(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
+    put_varint((field << 3) | 2, out);
+    put_varint(bytes.len() as u64, out);
+    out.extend_from_slice(bytes);
+}
+
+fn put_uint(field: u64, value: u64, out: &mut Vec<u8>) {
+    put_varint(field << 3, out);
+    put_varint(value, out);
+}
+
+/// A dag-pb UnixFS file node linking `children` (CID, `blocksizes` entry), declaring
+/// `filesize` (else the wrapping sum of the entries), with no data of its own: encoded
+/// by hand, so it can say anything, including what readers must refuse (sizes that do
+/// not add up, one child linked thousands of times).
+#[must_use]
+pub fn file_node(children: &[(Cid, u64)], filesize: Option<u64>) -> crate::Block {
+    let mut node = Vec::with_capacity(children.len() * 42 + 16);
+    let mut link = Vec::new();
+    for (cid, _) in children {
+        link.clear();
+        put_len(1, &cid.to_bytes(), &mut link);
+        put_len(2, &link, &mut node);
+    }
+    let mut unixfs = Vec::new();
+    put_uint(1, 2, &mut unixfs);
+    let sum = children.iter().fold(0u64, |a, (_, s)| a.wrapping_add(*s));
+    put_uint(3, filesize.unwrap_or(sum), &mut unixfs);
+    for (_, size) in children {
+        put_uint(4, *size, &mut unixfs);
+    }
+    put_len(1, &unixfs, &mut node);
+    let node = Bytes::from(node);
+    let cid = Cid::v1_from_sha256(codec::DAG_PB, Cid::raw_sha256(&node).sha256_digest());
+    // The CID was just computed from these bytes.
+    crate::Block::new(cid, node.clone()).unwrap_or_else(|_| crate::Block::raw(node))
+}
+
+/// A dag-pb node that is not UnixFS at all: links to `children` and no data.
+#[must_use]
+pub fn plain_node(children: &[Cid]) -> crate::Block {
+    let mut node = Vec::new();
+    for cid in children {
+        let mut link = Vec::new();
+        put_len(1, &cid.to_bytes(), &mut link);
+        put_len(2, &link, &mut node);
+    }
+    let node = Bytes::from(node);
+    let cid = Cid::v1_from_sha256(codec::DAG_PB, Cid::raw_sha256(&node).sha256_digest());
+    // The CID was just computed from these bytes.
+    crate::Block::new(cid, node.clone()).unwrap_or_else(|_| crate::Block::raw(node))
+}
