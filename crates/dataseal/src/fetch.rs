@@ -14,7 +14,7 @@ use dataseal_crypt::{Decryptor, KeyEncryptionKey, ObjectHeader, SealedSection};
 use dataseal_manifest::{VerifiedManifest, manifest_cid, verify_envelope};
 use dataseal_policy::{
     AccessRequest, Action, AuditLog, DataPurpose, Decision, EntityStore, Grant, GrantVerifier,
-    PolicyEngine, Principal, Resource,
+    PolicyEngine, Principal, Refusal, Resource,
 };
 use dataseal_reputation::{Candidate, Event, EventKind, ObserverId, Outcome, order_for_read};
 use dataseal_transport::{FailureKind, Transport, VerifiedRead};
@@ -49,6 +49,22 @@ pub struct Gate<'a> {
 }
 
 impl Gate<'_> {
+    /// Records that a request was refused before any decision could be made (what
+    /// `request` describes, refused for `err`), when an audit log is configured, and hands
+    /// back `err`: a refusal leaves a record just as a decision does.
+    ///
+    /// # Errors
+    ///
+    /// Always: `err`, or [`Error::Policy`] when the refusal cannot be recorded.
+    pub fn refuse<T>(&self, request: &str, err: Error, now: Timestamp) -> Result<T, Error> {
+        if let Some(log) = self.audit {
+            let refusal = Refusal::malformed(request.as_bytes(), err.to_string(), now);
+            log.append_refusal(&refusal, now)
+                .map_err(|e| Error::policy("recording the refusal", e))?;
+        }
+        Err(err)
+    }
+
     /// Decides `request` (with the grant presented, if any), records the decision, and
     /// turns a Deny into the error a caller maps to its exit code.
     ///
@@ -381,8 +397,16 @@ impl Fetch {
         let manifest = self.verified_envelope(&rt, providers, catalog, now)?;
 
         // 2. The decision: nothing is written unless it allows.
-        let purpose =
-            DataPurpose::try_from(&self.purpose).map_err(|e| Error::policy("the purpose", e))?;
+        let purpose = match DataPurpose::try_from(&self.purpose) {
+            Ok(purpose) => purpose,
+            Err(e) => {
+                let request = format!(
+                    "fetch {} by {:?} for {} in {}",
+                    self.manifest, self.principal, self.purpose, self.region
+                );
+                return gate.refuse(&request, Error::policy("the purpose", e), now);
+            }
+        };
         let request = AccessRequest::new(
             self.principal.clone(),
             self.action,

@@ -317,9 +317,26 @@ fn refusals_write_nothing_and_map_to_their_exit_codes() {
     assert_eq!(err.exit_code(), 1, "{err}");
     assert!(listing(&out).is_empty());
 
-    // Every decision, allowed or not, went to the audit log.
+    // A purpose outside the vocabulary: malformed (2), refused before any decision,
+    // nothing written, and the refusal recorded.
+    let err = w
+        .fetch(&published, "ads-commercial")
+        .grant(w.grant(&published, "research", 900, now))
+        .run(
+            &mut providers,
+            &w.catalog(),
+            &w.broker(),
+            &decider.gate(),
+            &out,
+        )
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 2, "{err}");
+    assert!(err.to_string().contains("ads-commercial"), "{err}");
+    assert!(listing(&out).is_empty());
+
+    // Every decision, allowed or not, went to the audit log, and so did the refusal.
     let report = verify_log(&std::fs::read(w.path("audit.jsonl")).unwrap(), None, None).unwrap();
-    assert_eq!(report.records, 7);
+    assert_eq!((report.records, report.refusals), (7, 1));
 }
 
 #[test]
