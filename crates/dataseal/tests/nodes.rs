@@ -1,7 +1,9 @@
 //! The stories against three real js-ipfs 0.66.1 nodes speaking the Kubo RPC API,
 //! started and stopped by the harness of `dataseal-btfs` on 127.0.0.1: publish with two
 //! replicas across them, no plaintext in any node's repository, a node stopped before a
-//! fetch and another during it, a node whose stored blocks were altered on disk. Without
+//! fetch and another during it, a node whose stored blocks were altered on disk, and every
+//! refusal (wrong purpose, region, expired grant, revoked or held version, tampered or
+//! untrusted envelope) with its exit code and nothing written. Without
 //! Node.js the test is skipped with a message, except under `CI=true`.
 
 #![allow(
@@ -21,9 +23,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::*;
-use dataseal::policy::VersionState;
+use dataseal::base::dsse::TrustPolicy;
+use dataseal::policy::{Action, Principal, VersionState};
 use dataseal::reputation::Outcome;
-use dataseal::{PlacementRules, Provider, Timestamp};
+use dataseal::{Fetch, PlacementRules, Provider, Published, SigningKey, Timestamp};
 
 fn node_providers(nodes: &[&harness::Node]) -> Vec<Provider> {
     nodes
@@ -134,6 +137,9 @@ fn publish_and_fetch_across_three_real_nodes() {
             .all(|b| b.provider.as_str() != "node-1")
     );
 
+    // Refusals against the nodes (node 1 still stopped): nothing is read or written.
+    refusals(&w, &mut providers, &v1);
+
     // Version 2: node 2's stored blocks are altered on disk (it serves them anyway),
     // and node 2 is stopped during the fetch; node 3 serves the rest.
     let altered = alter_repo_blocks(n2.repo(), 1000);
@@ -202,4 +208,90 @@ fn publish_and_fetch_across_three_real_nodes() {
         "{from_2} from node 2, {from_3} from node 3"
     );
     drop(n3);
+}
+
+/// A wrong purpose, a wrong region and an expired grant (3); a revoked or held version
+/// (4); a tampered envelope and a signature from an untrusted key (1): each refused with
+/// its exit code, and no file written.
+fn refusals(w: &World, providers: &mut [Provider], v: &Published) {
+    let now = Timestamp::now();
+    let out = w.path("refused");
+    let decider = Decider::new(w, v, VersionState::default());
+    let run = |fetch: Fetch, decider: &Decider, providers: &mut [Provider]| {
+        fetch
+            .run(providers, &w.catalog(), &w.broker(), &decider.gate(), &out)
+            .unwrap_err()
+    };
+    let wrong_purpose = w
+        .fetch(v, "evaluation")
+        .grant(w.grant(v, "research", 900, now));
+    let wrong_region = Fetch::new(
+        v.manifest_cid,
+        w.trust(),
+        Principal::User("tess".parse().unwrap()),
+        Action::Train,
+        "research".parse().unwrap(),
+        "US".parse().unwrap(),
+    )
+    .grant(w.grant(v, "research", 900, now));
+    let old = Timestamp::from_unix_seconds(now.unix_seconds() - 3600).unwrap();
+    let expired = w
+        .fetch(v, "research")
+        .grant(w.grant(v, "research", 60, old));
+    for (what, fetch) in [
+        ("wrong purpose", wrong_purpose),
+        ("wrong region", wrong_region),
+        ("expired grant", expired),
+    ] {
+        let err = run(fetch, &decider, providers);
+        assert_eq!(err.exit_code(), 3, "{what}: {err}");
+    }
+    for state in [
+        VersionState {
+            revoked: true,
+            ..VersionState::default()
+        },
+        VersionState {
+            legal_hold: true,
+            ..VersionState::default()
+        },
+    ] {
+        let blocked = Decider::new(w, v, state);
+        let fetch = w
+            .fetch(v, "research")
+            .grant(w.grant(v, "research", 900, now));
+        let err = run(fetch, &blocked, providers);
+        assert_eq!(err.exit_code(), 4, "{state:?}: {err}");
+    }
+    // A signature from a key the reader does not trust in that role.
+    let untrusted = Fetch::new(
+        v.manifest_cid,
+        TrustPolicy::new().trust(
+            SigningKey::generate().unwrap().verifying_key(),
+            "publisher".parse().unwrap(),
+        ),
+        Principal::User("tess".parse().unwrap()),
+        Action::Train,
+        "research".parse().unwrap(),
+        "DE".parse().unwrap(),
+    )
+    .grant(w.grant(v, "research", 900, now));
+    let err = run(untrusted, &decider, providers);
+    assert_eq!(err.exit_code(), 1, "untrusted key: {err}");
+    // A tampered envelope: one byte of the payload changed.
+    let mut doc: serde_json::Value = serde_json::from_str(&v.envelope).unwrap();
+    let payload = doc["payload"].as_str().unwrap().to_owned();
+    let flipped = if payload.as_bytes()[40] == b'A' {
+        "B"
+    } else {
+        "A"
+    };
+    doc["payload"] = format!("{}{flipped}{}", &payload[..40], &payload[41..]).into();
+    let tampered = w
+        .fetch(v, "research")
+        .envelope(doc.to_string().into_bytes())
+        .grant(w.grant(v, "research", 900, now));
+    let err = run(tampered, &decider, providers);
+    assert_eq!(err.exit_code(), 1, "tampered envelope: {err}");
+    assert!(listing(&out).is_empty(), "{:?}", listing(&out));
 }
