@@ -335,18 +335,31 @@ impl Fetch {
     /// Reads and verifies the version's envelope only, as [`Fetch::run`] does first: no
     /// decision, no key, nothing written. For a caller that needs the verified manifest
     /// to build the decision point's entities (the version's own attributes come from
-    /// it).
+    /// it). The envelope is kept: a [`Fetch::run`] that follows checks the same bytes
+    /// again and does not read them from the stores a second time.
     ///
     /// # Errors
     ///
     /// As [`Fetch::run`], for the envelope.
     pub fn resolve(
-        &self,
+        &mut self,
         providers: &mut [Provider],
         catalog: &dyn Catalog,
     ) -> Result<VerifiedManifest, Error> {
         let rt = connect(providers)?;
-        self.verified_envelope(&rt, providers, catalog, Timestamp::now())
+        let (verified, bytes) = resolve_with_bytes(
+            &rt,
+            &self.manifest,
+            self.envelope.as_deref(),
+            catalog,
+            providers,
+            &self.trust,
+            Timestamp::now(),
+        )?;
+        // Kept, so the run that follows checks these bytes again instead of reading the
+        // envelope from the stores a second time.
+        self.envelope = Some(bytes);
+        Ok(verified)
     }
 
     fn verified_envelope(
@@ -646,6 +659,19 @@ pub(crate) fn resolve(
     trust: &TrustPolicy,
     now: Timestamp,
 ) -> Result<VerifiedManifest, Error> {
+    resolve_with_bytes(rt, version, given, catalog, providers, trust, now).map(|(m, _)| m)
+}
+
+/// [`resolve`], also handing back the envelope's bytes.
+fn resolve_with_bytes(
+    rt: &tokio::runtime::Runtime,
+    version: &Cid,
+    given: Option<&[u8]>,
+    catalog: &dyn Catalog,
+    providers: &[Provider],
+    trust: &TrustPolicy,
+    now: Timestamp,
+) -> Result<(VerifiedManifest, Vec<u8>), Error> {
     let bytes = match given {
         Some(b) => b.to_vec(),
         None => {
@@ -681,8 +707,9 @@ pub(crate) fn resolve(
             "the envelope found for {version} carries another manifest ({carried})"
         )));
     }
-    verify_envelope(&envelope, trust, now)
-        .map_err(|e| Error::manifest(format!("verifying {version}"), e))
+    let verified = verify_envelope(&envelope, trust, now)
+        .map_err(|e| Error::manifest(format!("verifying {version}"), e))?;
+    Ok((verified, bytes))
 }
 
 /// Opens a manifest's sealed section.
