@@ -11,6 +11,10 @@
 #
 #   benches/stories.sh big   [RUNS] [WORKDIR]   # 64 files x 32 MiB = 2 GiB
 #   benches/stories.sh small [RUNS] [WORKDIR]   # 20,000 files x 10 KiB = 0.19 GiB
+#   benches/stories.sh tiny  1                  # 8 files x 64 KiB: checks the script only
+#
+# DATASEAL_BIN names another `dataseal` binary than the release build (e.g. a debug one,
+# for `tiny`).
 #
 # Prints, per step and tool, wall seconds (min / median / max of RUNS, default 3), CPU
 # seconds (user + system, median run) and peak resident memory (max over runs). WORKDIR
@@ -28,7 +32,8 @@ mkdir -p "$work"
 case "$shape" in
 big) count=64 size=$((32 << 20)) ;;
 small) count=20000 size=$((10 << 10)) ;;
-*) echo "unknown shape $shape: big or small" >&2; exit 2 ;;
+tiny) count=8 size=$((64 << 10)) ;;
+*) echo "unknown shape $shape: big, small or tiny" >&2; exit 2 ;;
 esac
 
 command -v rage >/dev/null || { echo "rage is not on PATH" >&2; exit 2; }
@@ -39,8 +44,12 @@ if [ ! -x "$car" ]; then
   cp "$root/benches/ipfs-car/package.json" "$root/benches/ipfs-car/package-lock.json" "$car_dir/"
   (cd "$car_dir" && npm ci --no-audit --no-fund --loglevel=error)
 fi
-(cd "$root" && cargo build --release --locked -p dataseal-examples --bin dataseal >&2)
-ds="$root/target/release/dataseal"
+if [ -n "${DATASEAL_BIN:-}" ]; then
+  ds=$(cd "$(dirname "$DATASEAL_BIN")" && pwd)/$(basename "$DATASEAL_BIN")
+else
+  (cd "$root" && cargo build --release --locked -p dataseal-examples --bin dataseal >&2)
+  ds="$root/target/release/dataseal"
+fi
 
 # The dataset: incompressible bytes, generated once.
 src="$work/src"
@@ -62,10 +71,10 @@ fi
 # Keys, metadata, a grant and the policy inputs, as a user would write them.
 cd "$work"
 rm -rf keys .dataseal
-"$ds" keygen --dir keys/publisher >/dev/null 2>&1
-"$ds" keygen --dir keys/reader >/dev/null 2>&1
-"$ds" keygen --dir keys/grants >/dev/null 2>&1
-"$ds" keygen --dir keys/audit >/dev/null 2>&1
+"$ds" keygen --out keys/publisher >/dev/null 2>>"$work/setup.log"
+"$ds" keygen --out keys/reader >/dev/null 2>>"$work/setup.log"
+"$ds" keygen --out keys/grants >/dev/null 2>>"$work/setup.log"
+"$ds" keygen --out keys/audit >/dev/null 2>>"$work/setup.log"
 cat >meta.json <<'EOF'
 {"datasetId":"bench","version":"1.0.0","license":"CC-BY-4.0",
  "licenseConditions":{"academicUse":true,"attribution":true,"commercialUse":true,
@@ -74,10 +83,10 @@ cat >meta.json <<'EOF'
 EOF
 cat >entities.json <<'EOF'
 {"entities":[{"uid":{"type":"Dataseal::User","id":"tess"},"attrs":{},
-  "parents":[{"type":"Dataseal::Role","id":"trainer"}]}]}
+  "parents":[{"type":"Dataseal::Role","id":"trainer"},{"type":"Dataseal::Group","id":"acme"}]}]}
 EOF
 cat >record.json <<'EOF'
-{"owner":"olivia","organisation":"acme","uploader":"ulrich",
+{"owner":"olivia","organisation":"acme","uploader":"ulrich","specialCategoryData":false,
  "state":{"legalHold":false,"revoked":false,"quarantined":false,"erased":false}}
 EOF
 recipient=$(cat keys/reader/recipient.pub)
@@ -112,7 +121,7 @@ export recipient car work
 ds_publish() {
   rm -rf store .dataseal
   "$ds" publish --store "bench@DE=dir:$work/store" --key keys/publisher/signing.key=publisher \
-    --recipient "$recipient" --meta meta.json src >cid.txt
+    --recipient "$recipient" --meta meta.json --replicas 1 src >cid.txt
 }
 ds_fetch() {
   rm -rf out audit.jsonl*
@@ -133,7 +142,7 @@ for i in $(seq "$runs"); do
   measure "$results/dataseal-publish" bash -c ds_publish
   if [ "$i" = 1 ]; then
     "$ds" grant issue --key keys/grants/signing.key --issuer bench --principal user:tess \
-      --cid "$(cat cid.txt)" --purpose training --region DE >grant.txt
+      --cid "$(cat cid.txt)" --action train --purpose training --region DE >grant.txt 2>>"$work/setup.log"
   fi
   measure "$results/chain-fetch" bash -c chain_fetch
   measure "$results/dataseal-fetch" bash -c ds_fetch
