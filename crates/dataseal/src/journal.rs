@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use dataseal_base::{DataKey, KeyEncryptionKey, Timestamp};
+use std::io::Write;
+
+use dataseal_base::{Cid, DataKey, KeyEncryptionKey, Timestamp};
 use dataseal_crypt::{Salt, WrappedKey};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -14,6 +16,10 @@ use crate::fsutil::{create_private_dir, write_atomic};
 
 const JOURNAL_VERSION: u32 = 1;
 const JOURNAL_FILE: &str = "journal.json";
+/// Where every chunk's CID is logged before the chunk is stored (JSON lines).
+const CHUNK_LOG: &str = "chunks.jsonl";
+/// The largest chunk log read, in bytes (a CID line is about 60 bytes).
+const MAX_CHUNK_LOG: u64 = 1 << 30;
 /// The largest journal read, in bytes.
 const MAX_JOURNAL: u64 = 1 << 30;
 
@@ -231,6 +237,50 @@ impl Journal {
         write_atomic(&self.dir.join(JOURNAL_FILE), &json, true)
     }
 
+    /// The chunk CIDs an interrupted publish logged, per object path, in order: every
+    /// chunk that may have reached a store. A last line without its newline (the process
+    /// died writing it) was never followed by an upload and is left out.
+    pub(crate) fn recorded_chunks(&self) -> Result<BTreeMap<String, Vec<Cid>>, Error> {
+        use std::io::Read;
+        let log = self.dir.join(CHUNK_LOG);
+        let file = match std::fs::File::open(&log) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(e) => return Err(Error::io_at("open", &log, e)),
+        };
+        let mut text = String::new();
+        file.take(MAX_CHUNK_LOG)
+            .read_to_string(&mut text)
+            .map_err(|e| Error::io_at("read", &log, e))?;
+        let complete = text
+            .rfind('\n')
+            .map_or("", |end| text.get(..end).unwrap_or(""));
+        let mut out: BTreeMap<String, Vec<Cid>> = BTreeMap::new();
+        for (n, line) in complete.lines().enumerate() {
+            let bad =
+                |why: &str| Error::Invalid(format!("{} line {}: {why}", log.display(), n + 1));
+            let record: ChunkRecord =
+                serde_json::from_str(line).map_err(|e| bad(&e.to_string()))?;
+            let cids = out.entry(record.object).or_default();
+            if record.index != cids.len() as u64 {
+                return Err(bad("chunk records out of order"));
+            }
+            cids.push(record.cid);
+        }
+        Ok(out)
+    }
+
+    /// Opens the publish's chunk log for appending.
+    pub(crate) fn chunk_log(&self) -> Result<ChunkLog, Error> {
+        let log = self.dir.join(CHUNK_LOG);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| Error::io_at("open", &log, e))?;
+        Ok(ChunkLog { file, path: log })
+    }
+
     /// Removes the journal once the publish is complete.
     pub(crate) fn finish(self) -> Result<(), Error> {
         let path = self.dir.join(JOURNAL_FILE);
@@ -239,7 +289,57 @@ impl Journal {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io_at("remove", &path, e)),
         }
+        let chunks = self.dir.join(CHUNK_LOG);
+        match std::fs::remove_file(&chunks) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io_at("remove", &chunks, e)),
+        }
         let _ = std::fs::remove_dir(&self.dir);
         Ok(())
+    }
+}
+
+/// One line of the chunk log.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChunkRecord {
+    object: String,
+    index: u64,
+    cid: Cid,
+}
+
+/// The publish's chunk log: each chunk's CID is written before the chunk goes to any
+/// store, so a resumed publish knows every ciphertext already out and never lets a
+/// different one follow it under the same key and nonce. Each record is one `write` to
+/// the file, so it survives the process being killed at any point; the log is flushed
+/// to disk after every object ([`ChunkLog::sync`]).
+#[derive(Debug)]
+pub(crate) struct ChunkLog {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl ChunkLog {
+    /// Records chunk `index` of `object` as `cid`.
+    pub(crate) fn record(&mut self, object: &str, index: u64, cid: &Cid) -> Result<(), Error> {
+        let record = ChunkRecord {
+            object: object.to_owned(),
+            index,
+            cid: *cid,
+        };
+        let mut line =
+            serde_json::to_vec(&record).map_err(|e| Error::Invalid(format!("chunk log: {e}")))?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .map_err(|e| Error::io_at("write", &self.path, e))
+    }
+
+    /// Flushes the log to disk.
+    pub(crate) fn sync(&self) -> Result<(), Error> {
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io_at("flush", &self.path, e))
     }
 }

@@ -297,6 +297,12 @@ impl Publish {
         let mut entries = Vec::with_capacity(files.len());
         let mut placed = Vec::with_capacity(files.len());
         let mut saved = Instant::now();
+        let recorded = if resumed {
+            journal.recorded_chunks()?
+        } else {
+            std::collections::BTreeMap::new()
+        };
+        let mut chunk_log = journal.chunk_log()?;
         for ((f, plan), (_, _, id)) in files.iter().zip(&plans).zip(&ids) {
             let (dek, salt) = journal.keys_of(f.path.as_str())?;
             let encryptor = Encryptor::with_salt(&dek, id.clone(), self.chunk_size, salt);
@@ -325,7 +331,17 @@ impl Publish {
                         },
                     )
                 }
-                None => self.store_object(&rt, f, &encryptor, &stores, resumed, &mut progress)?,
+                None => {
+                    let chunks = Chunks {
+                        check: resumed,
+                        recorded: recorded.get(f.path.as_str()).map_or(&[][..], Vec::as_slice),
+                        log: &mut chunk_log,
+                    };
+                    let stored =
+                        self.store_object(&rt, f, &encryptor, &stores, chunks, &mut progress)?;
+                    chunk_log.sync()?;
+                    stored
+                }
             };
             progress.bytes_done = progress
                 .bytes_done
@@ -428,9 +444,14 @@ impl Publish {
         f: &SourceFile,
         encryptor: &Encryptor,
         stores: &[(&ProviderId, &dyn Transport)],
-        check: bool,
+        chunks: Chunks<'_>,
         progress: &mut Progress,
     ) -> Result<(dataseal_crypt::ObjectHeader, PlacedObject), Error> {
+        let Chunks {
+            check,
+            recorded,
+            log,
+        } = chunks;
         let file =
             std::fs::File::open(&f.location).map_err(|e| Error::io_at("open", &f.location, e))?;
         let mut leaves: Vec<(Cid, u64)> = Vec::new();
@@ -440,6 +461,14 @@ impl Publish {
         let base = progress.bytes_done;
         let plain_per_chunk = encryptor.chunk_size().plaintext_len() as u64;
         let mut sink = |index: u64, ciphertext: &[u8], cid: &Cid| -> std::io::Result<()> {
+            // A chunk an interrupted run logged is already known (and was checked to be
+            // the same); any other is logged before it leaves.
+            if index >= recorded.len() as u64
+                && let Err(e) = log.record(f.path.as_str(), index, cid)
+            {
+                failure = Some(e);
+                return Err(std::io::Error::other("the chunk log cannot be written"));
+            }
             let block = Block::raw(ciphertext.to_vec());
             match rt.block_on(put_missing(&block, stores, check)) {
                 Ok(n) => {
@@ -456,7 +485,7 @@ impl Publish {
                 }
             }
         };
-        let header = encryptor.encrypt(std::io::BufReader::new(file), &mut sink);
+        let header = encryptor.encrypt_resumed(std::io::BufReader::new(file), recorded, &mut sink);
         if let Some(e) = failure {
             return Err(e);
         }
@@ -490,6 +519,15 @@ impl Publish {
             },
         ))
     }
+}
+
+/// How an object's chunks are stored: whether stores are asked what they hold first (a
+/// resumed publish), what the chunk log says of chunks already out, where new ones are
+/// logged.
+struct Chunks<'a> {
+    check: bool,
+    recorded: &'a [Cid],
+    log: &'a mut crate::journal::ChunkLog,
 }
 
 fn objects_done_bytes(placed: &[PlacedObject]) -> u64 {

@@ -604,3 +604,61 @@ fn an_interrupted_fetch_resumes_without_reading_completed_files() {
         .collect();
     assert_eq!(read, ["labels.csv"]);
 }
+
+#[test]
+fn a_resumed_chunk_that_differs_from_its_logged_cid_never_leaves() {
+    let w = World::new();
+    let journal = w.path("journal");
+    // Interrupted after its journal was kept, before anything was encrypted.
+    let mut one = w.providers(&["a"]);
+    let err = w
+        .publish()
+        .journal(&journal)
+        .run(&mut one, &w.broker(), &w.catalog())
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 5, "{err}");
+    // The interrupted run's log says chunk 0 of labels.csv (the first object written)
+    // went out as another ciphertext than these bytes and keys make now.
+    let log = journal.join("chunks.jsonl");
+    let other = dataseal::Cid::raw_sha256(b"another ciphertext");
+    let record = format!(r#"{{"object":"labels.csv","index":0,"cid":"{other}"}}"#);
+    std::fs::write(&log, format!("{record}\n")).unwrap();
+    let mut two = w.providers(&["a", "b"]);
+    let err = w
+        .publish()
+        .journal(&journal)
+        .run(&mut two, &w.broker(), &w.catalog())
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 2, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("labels.csv") && text.contains("chunk 0"),
+        "{text}"
+    );
+    // Nothing of it reached a store, and the log still holds only the old record.
+    for store in ["a", "b"] {
+        let blocks: Vec<String> = listing(&w.path(&format!("stores/{store}")))
+            .into_iter()
+            .filter(|p| p.starts_with("blocks"))
+            .collect();
+        assert!(blocks.is_empty(), "{store}: {blocks:?}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!("{record}\n")
+    );
+
+    // A torn last record (no newline: the process died writing it) was never followed by
+    // an upload: it is ignored, and the resume completes.
+    std::fs::write(&log, &record).unwrap();
+    let done = w
+        .publish()
+        .journal(&journal)
+        .run(&mut two, &w.broker(), &w.catalog())
+        .unwrap();
+    assert!(done.resumed);
+    assert!(
+        !journal.exists(),
+        "a finished publish removes its journal and chunk logs"
+    );
+}
