@@ -218,7 +218,7 @@ pub fn open_audit_log(log: &Path, key: &Path, anchor: Option<&Path>) -> Result<A
 /// # Errors
 ///
 /// Exit 2.
-fn approver(spec: &str) -> Result<(VerifyingKey, UserId, ApproverRole), Failure> {
+pub fn approver(spec: &str) -> Result<(VerifyingKey, UserId, ApproverRole), Failure> {
     let bad = |why: String| Failure::usage(format!("--approver {spec:?}: {why}"));
     let (file, who) = spec
         .rsplit_once('=')

@@ -5,7 +5,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use dataseal::policy::{Action, EntityStore, Grant, GrantVerifier, PolicyEngine, VersionRecord};
+use dataseal::policy::{
+    Action, Approval, ApprovalVerifier, EntityStore, Grant, GrantVerifier, PolicyEngine,
+    VersionRecord,
+};
 use dataseal::{
     Cid, DatasetMeta, DirCatalog, Fetch, FileBroker, Gate, Identity, Progress, Provider, Publish,
     Recipient, Repair, Verify,
@@ -263,6 +266,15 @@ pub struct FetchArgs {
     /// A public key (PEM) trusted to issue grants; repeatable.
     #[arg(long = "grant-key", value_name = "KEY.pub")]
     grant_keys: Vec<PathBuf>,
+    /// A signed approval of the version (DSSE JSON, as `authorize` takes them); a
+    /// restricted version needs one from its data owner and one from compliance;
+    /// repeatable.
+    #[arg(long = "approval", value_name = "APPROVAL.json")]
+    approvals: Vec<PathBuf>,
+    /// An approver the decision point trusts: KEY.pub=ROLE:USER with ROLE data-owner or
+    /// compliance; repeatable.
+    #[arg(long = "approver", value_name = "KEY.pub=ROLE:USER")]
+    approvers: Vec<String>,
     /// Who reads: user:ID or service-account:ID.
     #[arg(long, value_name = "PRINCIPAL")]
     principal: String,
@@ -341,6 +353,16 @@ pub fn fetch(args: &FetchArgs, json: bool) -> Result<(), Failure> {
     if let Some(job) = &args.job {
         fetch = fetch.job(job);
     }
+    for path in &args.approvals {
+        let approval = Approval::from_json(&read_document(path)?)
+            .map_err(|e| Failure::usage(format!("{}: {e}", show(path))))?;
+        fetch = fetch.approval(approval);
+    }
+    let mut approvers = ApprovalVerifier::new();
+    for spec in &args.approvers {
+        let (key, user, role) = crate::policy_cli::approver(spec)?;
+        approvers = approvers.trust(key, user, role);
+    }
     let receipt_key = args
         .receipt_key
         .as_deref()
@@ -391,6 +413,7 @@ pub fn fetch(args: &FetchArgs, json: bool) -> Result<(), Failure> {
         entities: &entities,
         verifier: &verifier,
         audit: audit.as_ref(),
+        approvals: Some(&approvers),
     };
 
     let fetched = fetch

@@ -13,8 +13,8 @@ use dataseal_base::{Cid, ProviderId, Purpose, Region, SigningKey, Timestamp};
 use dataseal_crypt::{Decryptor, KeyEncryptionKey, ObjectHeader, SealedSection};
 use dataseal_manifest::{VerifiedManifest, manifest_cid, verify_envelope};
 use dataseal_policy::{
-    AccessRequest, Action, AuditLog, DataPurpose, Decision, EntityStore, Grant, GrantVerifier,
-    PolicyEngine, Principal, Refusal, Resource,
+    AccessRequest, Action, Approval, ApprovalVerifier, AuditLog, DataPurpose, Decision,
+    EntityStore, Grant, GrantVerifier, PolicyEngine, Presented, Principal, Refusal, Resource,
 };
 use dataseal_reputation::{Candidate, Event, EventKind, ObserverId, Outcome, order_for_read};
 use dataseal_transport::{FailureKind, Transport, VerifiedRead};
@@ -46,6 +46,9 @@ pub struct Gate<'a> {
     pub verifier: &'a GrantVerifier,
     /// Where every decision is recorded (none: not recorded).
     pub audit: Option<&'a AuditLog>,
+    /// The approver keys approvals are verified against (none: no approval is
+    /// accepted, so a version that needs approvals is denied).
+    pub approvals: Option<&'a ApprovalVerifier>,
 }
 
 impl Gate<'_> {
@@ -79,10 +82,34 @@ impl Gate<'_> {
         grant: Option<&Grant>,
         now: Timestamp,
     ) -> Result<Decision, Error> {
+        let presented = Presented {
+            grant: grant.cloned(),
+            approvals: Vec::new(),
+        };
+        self.decide_presented(request, &presented, now)
+    }
+
+    /// [`Gate::decide`] with approvals as well as a grant: each approval is verified
+    /// against [`Gate::approvals`], and only verified ones reach the policies.
+    ///
+    /// # Errors
+    ///
+    /// As [`Gate::decide`].
+    pub fn decide_presented(
+        &self,
+        request: AccessRequest,
+        presented: &Presented,
+        now: Timestamp,
+    ) -> Result<Decision, Error> {
         let resource = request.resource.clone();
-        let decision = self
-            .engine
-            .decide_presented(self.entities, request, grant, self.verifier);
+        let nobody = ApprovalVerifier::new();
+        let decision = self.engine.decide_verified(
+            self.entities,
+            request,
+            presented,
+            self.verifier,
+            self.approvals.unwrap_or(&nobody),
+        );
         if let Some(log) = self.audit {
             log.append(decision.audit_record(), now)
                 .map_err(|e| Error::policy("recording the decision", e))?;
@@ -135,6 +162,7 @@ pub struct Fetch {
     purpose: Purpose,
     region: Region,
     grant: Option<Grant>,
+    approvals: Vec<Approval>,
     job: Option<String>,
     envelope: Option<Vec<u8>>,
     rules: PlacementRules,
@@ -265,6 +293,7 @@ impl Fetch {
             purpose,
             region,
             grant: None,
+            approvals: Vec::new(),
             job: None,
             envelope: None,
             rules: PlacementRules::default(),
@@ -279,6 +308,13 @@ impl Fetch {
     #[must_use]
     pub fn grant(mut self, grant: Grant) -> Self {
         self.grant = Some(grant);
+        self
+    }
+    /// Presents a signed approval of the version (a restricted version needs one from
+    /// its data owner and one from a compliance reviewer); repeatable.
+    #[must_use]
+    pub fn approval(mut self, approval: Approval) -> Self {
+        self.approvals.push(approval);
         self
     }
 
@@ -428,7 +464,11 @@ impl Fetch {
             self.region.clone(),
             now,
         );
-        let decision = gate.decide(request, self.grant.as_ref(), now)?;
+        let presented = Presented {
+            grant: self.grant.clone(),
+            approvals: self.approvals.clone(),
+        };
+        let decision = gate.decide_presented(request, &presented, now)?;
         let release = Release::new(&self.manifest, &decision).ok_or_else(|| Error::Denied {
             reason: "not allowed".to_owned(),
         })?;

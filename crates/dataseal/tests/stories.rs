@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use dataseal::policy::{Principal, VersionState, verify_log};
 use dataseal::reputation::Outcome;
-use dataseal::{ErrorKind, Fetch, Problem, SigningKey, Timestamp};
+use dataseal::{ErrorKind, Fetch, Gate, Problem, SigningKey, Timestamp};
 
 #[test]
 fn publish_then_fetch_round_trips_every_file() {
@@ -661,4 +661,117 @@ fn a_resumed_chunk_that_differs_from_its_logged_cid_never_leaves() {
         !journal.exists(),
         "a finished publish removes its journal and chunk logs"
     );
+}
+
+#[test]
+fn a_restricted_version_is_read_only_with_both_approvals() {
+    use dataseal::policy::{
+        ApprovalStatement, ApprovalVerifier, ApproverRole, AuditLog, EntityRef, EntityStore,
+        GrantVerifier, PolicyEngine, VersionRecord,
+    };
+    let w = World::new();
+    let mut providers = w.providers(&["a", "b"]);
+    let mut meta = dataseal::DatasetMeta::from_json(META.as_bytes()).unwrap();
+    meta.sensitivity = Some(dataseal::Sensitivity::Restricted);
+    let published = w
+        .publish_meta(meta)
+        .run(&mut providers, &w.broker(), &w.catalog())
+        .unwrap();
+    let now = Timestamp::now();
+
+    // The decision point: tess reads, olivia owns the version, carol reviews compliance.
+    let engine = PolicyEngine::with_defaults().unwrap();
+    let verified =
+        dataseal::manifest::verify_envelope(&envelope_of(&published), &w.trust(), now).unwrap();
+    let mut b = EntityStore::builder(&engine);
+    let stories = EntityRef::Group("stories".parse().unwrap());
+    b.add_user(
+        &"tess".parse().unwrap(),
+        &[EntityRef::Role("trainer".parse().unwrap()), stories.clone()],
+    )
+    .unwrap();
+    b.add_user(
+        &"carol".parse().unwrap(),
+        &[
+            EntityRef::Role("compliance-reviewer".parse().unwrap()),
+            stories,
+        ],
+    )
+    .unwrap();
+    let record = VersionRecord {
+        owner: "olivia".parse().unwrap(),
+        organisation: "stories".parse().unwrap(),
+        uploader: "ulrich".parse().unwrap(),
+        special_category_data: false,
+        state: VersionState::default(),
+    };
+    b.add_version(&verified, &record).unwrap();
+    let entities = b.build().unwrap();
+    let (olivia, carol) = (
+        SigningKey::generate().unwrap(),
+        SigningKey::generate().unwrap(),
+    );
+    let approvers = ApprovalVerifier::new()
+        .trust(
+            olivia.verifying_key(),
+            "olivia".parse().unwrap(),
+            ApproverRole::DataOwner,
+        )
+        .trust(
+            carol.verifying_key(),
+            "carol".parse().unwrap(),
+            ApproverRole::Compliance,
+        );
+    let verifier = GrantVerifier::new(30).trust(w.grant_key.verifying_key());
+    let audit = AuditLog::open(w.path("audit.jsonl"));
+    let gate = Gate {
+        engine: &engine,
+        entities: &entities,
+        verifier: &verifier,
+        audit: Some(&audit),
+        approvals: Some(&approvers),
+    };
+    let approval = |key: &SigningKey, who: &str, role| {
+        dataseal::policy::Approval::sign(
+            &ApprovalStatement {
+                approver: who.parse().unwrap(),
+                cid: published.manifest_cid,
+                role,
+                time: now,
+            },
+            key,
+        )
+        .unwrap()
+    };
+    let by_owner = approval(&olivia, "olivia", ApproverRole::DataOwner);
+    let by_compliance = approval(&carol, "carol", ApproverRole::Compliance);
+    let out = w.path("out");
+    let fetch = || {
+        w.fetch(&published, "research")
+            .grant(w.grant(&published, "research", 900, now))
+    };
+
+    // No approval, or the owner's alone: denied, nothing written.
+    for f in [fetch(), fetch().approval(by_owner.clone())] {
+        let err = f
+            .run(&mut providers, &w.catalog(), &w.broker(), &gate, &out)
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 3, "{err}");
+        assert!(listing(&out).is_empty());
+    }
+    // An approval signed by a key the gate does not trust in that role: denied.
+    let forged = approval(&olivia, "carol", ApproverRole::Compliance);
+    let err = fetch()
+        .approval(by_owner.clone())
+        .approval(forged)
+        .run(&mut providers, &w.catalog(), &w.broker(), &gate, &out)
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 3, "{err}");
+    // Both: read.
+    fetch()
+        .approval(by_owner)
+        .approval(by_compliance)
+        .run(&mut providers, &w.catalog(), &w.broker(), &gate, &out)
+        .unwrap();
+    assert_same_as_source(&out);
 }

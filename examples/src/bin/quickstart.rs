@@ -176,6 +176,7 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
         entities: &current,
         verifier: &verifier,
         audit: Some(&audit),
+        approvals: None,
     };
     let tess = Principal::User(parse("tess")?);
     let (research, de): (DataPurpose, Region) = (DataPurpose::Research, parse("DE")?);

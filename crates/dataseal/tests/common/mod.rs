@@ -221,6 +221,7 @@ impl Decider {
             entities: &self.entities,
             verifier: &self.verifier,
             audit: Some(&self.audit),
+            approvals: None,
         }
     }
 }
