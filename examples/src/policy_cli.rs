@@ -347,7 +347,16 @@ pub fn authorize(args: &AuthorizeArgs, json: bool) -> Result<(), Failure> {
 ///
 /// Exit 2.
 pub fn parse_principal(text: &str) -> Result<Principal, Failure> {
-    let bad = |e: dataseal_policy::Error| Failure::usage(format!("--principal: {e}"));
+    principal_arg("--principal", text)
+}
+
+/// Parses the principal given to `flag`: `user:ID` or `service-account:ID`.
+///
+/// # Errors
+///
+/// Exit 2 naming the flag.
+pub fn principal_arg(flag: &str, text: &str) -> Result<Principal, Failure> {
+    let bad = |e: dataseal_policy::Error| Failure::usage(format!("{flag} {text:?}: {e}"));
     if let Some(id) = text.strip_prefix("user:") {
         UserId::new(id).map(Principal::User).map_err(bad)
     } else if let Some(id) = text.strip_prefix("service-account:") {
@@ -356,7 +365,7 @@ pub fn parse_principal(text: &str) -> Result<Principal, Failure> {
             .map_err(bad)
     } else {
         Err(Failure::usage(format!(
-            "--principal {text:?}: expected user:ID or service-account:ID"
+            "{flag} {text:?}: expected user:ID or service-account:ID"
         )))
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use dataseal_base::{Cid, DatasetId, Role, Timestamp};
-use dataseal_policy::{GrantId, Principal, ServiceAccountId, UserId};
+use dataseal_policy::{GrantId, Principal};
 use dataseal_registry::{
     Actor, Change, Error, Hold, HoldId, HoldScope, KnownVersion, LifecycleState, NewVersion,
     OpenOptions, Reason, Registry, SourceId, TransitionRecord, VersionStatus,
@@ -365,18 +365,7 @@ fn parse_hold(text: &str) -> Result<HoldId, Failure> {
 }
 
 fn parse_principal(text: &str) -> Result<Principal, Failure> {
-    let bad = |e: dataseal_policy::Error| Failure::usage(format!("--as {text:?}: {e}"));
-    if let Some(id) = text.strip_prefix("user:") {
-        UserId::new(id).map(Principal::User).map_err(bad)
-    } else if let Some(id) = text.strip_prefix("service-account:") {
-        ServiceAccountId::new(id)
-            .map(Principal::ServiceAccount)
-            .map_err(bad)
-    } else {
-        Err(Failure::usage(format!(
-            "--as {text:?}: expected user:ID or service-account:ID"
-        )))
-    }
+    crate::policy_cli::principal_arg("--as", text)
 }
 
 impl ChangeArgs {
