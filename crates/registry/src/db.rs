@@ -22,17 +22,31 @@ use crate::error::DbResult;
 /// The embedded migrations of one backend, in order: `(version, description, SQL)`.
 type Migrations = &'static [(i64, &'static str, &'static str)];
 
-const SQLITE_MIGRATIONS: Migrations = &[(
-    1,
-    "initial",
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-)];
+const SQLITE_MIGRATIONS: Migrations = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "stewardship, reads, erasure receipts",
+        include_str!("../migrations/sqlite/0002_stewardship_reads_erasure.sql"),
+    ),
+];
 
-const POSTGRES_MIGRATIONS: Migrations = &[(
-    1,
-    "initial",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-)];
+const POSTGRES_MIGRATIONS: Migrations = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "stewardship, reads, erasure receipts",
+        include_str!("../migrations/postgres/0002_stewardship_reads_erasure.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Embedded(Migrations);
@@ -295,7 +309,9 @@ pub(crate) enum Arg {
     Text(String),
     Int(i64),
     OptInt(Option<i64>),
+    OptText(Option<String>),
     Bytes(Vec<u8>),
+    OptBytes(Option<Vec<u8>>),
 }
 
 /// The kind of a result column.
@@ -353,6 +369,14 @@ impl Row {
         }
     }
 
+    pub(crate) fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>, Error> {
+        match self.0.get(i) {
+            Some(Value::Bytes(b)) => Ok(Some(b.clone())),
+            Some(Value::Null) => Ok(None),
+            _ => Err(missing(i, "bytes or null")),
+        }
+    }
+
     pub(crate) fn bytes(&self, i: usize) -> Result<Vec<u8>, Error> {
         match self.0.get(i) {
             Some(Value::Bytes(b)) => Ok(b.clone()),
@@ -376,7 +400,9 @@ macro_rules! bind_all {
                 Arg::Text(s) => q.bind(s),
                 Arg::Int(n) => q.bind(n),
                 Arg::OptInt(n) => q.bind(n),
+                Arg::OptText(s) => q.bind(s),
                 Arg::Bytes(b) => q.bind(b),
+                Arg::OptBytes(b) => q.bind(b),
             };
         }
         q

@@ -12,5 +12,6 @@ pub use error::Error;
 pub use registry::Registry;
 pub use types::{
     Actor, Change, GrantRevocation, Hold, HoldId, HoldScope, KnownVersion, LifecycleState,
-    NewVersion, Reason, SourceId, StoredCheckpoint, TransitionRecord, VersionStatus,
+    NewVersion, ReadRecord, Reason, SourceId, Stewardship, StoredCheckpoint, TransitionRecord,
+    VersionStatus,
 };

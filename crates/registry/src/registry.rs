@@ -10,7 +10,8 @@ use crate::db::{Arg, BackendKind, Col, Mode, OpenOptions, Pool, Row, Txn};
 use crate::types::{parse_principal, principal_text};
 use crate::{
     Actor, Change, Error, GrantRevocation, Hold, HoldId, HoldScope, KnownVersion, LifecycleState,
-    NewVersion, Reason, SourceId, StoredCheckpoint, TransitionRecord, VersionStatus,
+    NewVersion, ReadRecord, Reason, SourceId, Stewardship, StoredCheckpoint, TransitionRecord,
+    VersionStatus,
 };
 
 /// How many times an operation is tried when the database reports contention.
@@ -238,6 +239,47 @@ async fn load_version(
     )))
 }
 
+/// Who answers for a version, if it was registered with it.
+async fn load_stewardship(tx: &mut Txn, cid: &Cid) -> Result<Option<Stewardship>, Error> {
+    let Some(row) = tx
+        .fetch_optional(
+            "SELECT owner, organisation, uploader, special_category FROM versions WHERE cid = $1",
+            &[text(cid)],
+            &[Col::Text, Col::Text, Col::Text, Col::Int],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let (Some(owner), Some(organisation), Some(uploader), Some(special)) = (
+        row.opt_text(0)?,
+        row.opt_text(1)?,
+        row.opt_text(2)?,
+        row.opt_int(3)?,
+    ) else {
+        return Ok(None);
+    };
+    let corrupt = |what: &str| Error::Corrupt(format!("stored {what} of {cid}"));
+    Ok(Some(Stewardship {
+        owner: owner.parse().map_err(|_| corrupt("owner"))?,
+        organisation: organisation.parse().map_err(|_| corrupt("organisation"))?,
+        uploader: uploader.parse().map_err(|_| corrupt("uploader"))?,
+        special_category_data: special != 0,
+    }))
+}
+
+fn read_from_row(row: &Row) -> Result<ReadRecord, Error> {
+    Ok(ReadRecord {
+        cid: cid(&row.text(0)?)?,
+        principal: parse_principal(&row.text(1)?)?,
+        job: row.opt_text(2)?,
+        receipt: row.opt_bytes(3)?,
+        at: time(row.int(4)?)?,
+    })
+}
+
+const READ_COLS: [Col; 5] = [Col::Text, Col::Text, Col::Text, Col::Bytes, Col::Int];
+
 fn next_revision(cid: &Cid, revision: i64) -> Result<i64, Error> {
     revision
         .checked_add(1)
@@ -319,14 +361,20 @@ impl Registry {
             if load_version(&mut tx, &version.cid).await?.is_some() {
                 return Err(Error::AlreadyRegistered(version.cid));
             }
+            let steward = version.stewardship.as_ref();
             tx.execute(
-                "INSERT INTO versions (cid, dataset_id, state, retention_until, revision) \
-                 VALUES ($1, $2, $3, $4, 0)",
+                "INSERT INTO versions (cid, dataset_id, state, retention_until, revision, \
+                 owner, organisation, uploader, special_category) \
+                 VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8)",
                 &[
                     text(version.cid),
                     text(&version.dataset),
                     text(LifecycleState::Quarantined),
                     Arg::OptInt(version.retention_until.map(Timestamp::unix_seconds)),
+                    Arg::OptText(steward.map(|s| s.owner.to_string())),
+                    Arg::OptText(steward.map(|s| s.organisation.to_string())),
+                    Arg::OptText(steward.map(|s| s.uploader.to_string())),
+                    Arg::OptInt(steward.map(|s| i64::from(s.special_category_data))),
                 ],
             )
             .await?;
@@ -528,6 +576,7 @@ impl Registry {
             };
             let active_holds = count_holds(&mut tx, cid, &dataset).await?;
             let consent_withdrawn = consent_withdrawn(&mut tx, cid).await?;
+            let stewardship = load_stewardship(&mut tx, cid).await?;
             Ok(VersionStatus::Known(KnownVersion {
                 cid: *cid,
                 dataset: dataset
@@ -538,6 +587,7 @@ impl Registry {
                 consent_withdrawn,
                 retention_until: retention.map(time).transpose()?,
                 revision: uint(revision)?,
+                stewardship,
             }))
         }
         .await)
@@ -986,6 +1036,157 @@ impl Registry {
             rows.iter()
                 .map(|r| r.bytes(0))
                 .collect::<Result<Vec<_>, _>>()
+        }
+        .await)
+    }
+
+    /// Records a read a fetch made (who, for which job, with its signed receipt).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownVersion`]; [`Error::InvalidInput`] for a job name over 256 bytes.
+    pub async fn record_read(&self, read: &ReadRecord) -> Result<(), Error> {
+        if read
+            .job
+            .as_ref()
+            .is_some_and(|j| j.len() > 256 || j.is_empty())
+        {
+            return Err(Error::InvalidInput {
+                what: "job",
+                value: read.job.clone().unwrap_or_default(),
+                rule: "1-256 bytes",
+            });
+        }
+        in_tx!(self, Mode::Write, |tx| async {
+            if load_version(&mut tx, &read.cid).await?.is_none() {
+                return Err(Error::UnknownVersion(read.cid));
+            }
+            tx.execute(
+                "INSERT INTO reads (cid, principal, job, receipt, at) VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    text(read.cid),
+                    Arg::Text(principal_text(&read.principal)),
+                    Arg::OptText(read.job.clone()),
+                    Arg::OptBytes(read.receipt.clone()),
+                    Arg::Int(read.at.unix_seconds()),
+                ],
+            )
+            .await?;
+            Ok(())
+        }
+        .await)
+    }
+
+    /// The reads recorded of a version, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownVersion`].
+    pub async fn reads_of(&self, cid: &Cid) -> Result<Vec<ReadRecord>, Error> {
+        in_tx!(self, Mode::Read, |tx| async {
+            if load_version(&mut tx, cid).await?.is_none() {
+                return Err(Error::UnknownVersion(*cid));
+            }
+            let rows = tx
+                .fetch_all(
+                    "SELECT cid, principal, job, receipt, at FROM reads WHERE cid = $1 ORDER BY id",
+                    &[text(cid)],
+                    &READ_COLS,
+                )
+                .await?;
+            rows.iter()
+                .map(read_from_row)
+                .collect::<Result<Vec<_>, _>>()
+        }
+        .await)
+    }
+
+    /// The reads recorded of every version derived from `source` (directly or through
+    /// parents): the jobs that already used data whose consent is withdrawn, with their
+    /// receipts. Oldest first.
+    ///
+    /// # Errors
+    ///
+    /// Only database failures.
+    pub async fn reads_derived_from(&self, source: &SourceId) -> Result<Vec<ReadRecord>, Error> {
+        in_tx!(self, Mode::Read, |tx| async {
+            let rows = tx
+                .fetch_all(
+                    "WITH RECURSIVE derived(cid) AS ( \
+                        SELECT cid FROM version_sources WHERE source = $1 \
+                        UNION \
+                        SELECT p.cid FROM version_parents p JOIN derived d ON p.parent = d.cid) \
+                     SELECT r.cid, r.principal, r.job, r.receipt, r.at \
+                     FROM reads r JOIN derived d ON r.cid = d.cid ORDER BY r.id",
+                    &[text(source)],
+                    &READ_COLS,
+                )
+                .await?;
+            rows.iter()
+                .map(read_from_row)
+                .collect::<Result<Vec<_>, _>>()
+        }
+        .await)
+    }
+
+    /// Keeps the signed erasure receipt of an erased version (opaque bytes, signed and
+    /// verified elsewhere), replacing one kept earlier: an erasure that was interrupted
+    /// and carried out again keeps the last, complete receipt.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownVersion`]; [`Error::StateMismatch`] if the version is not erased.
+    pub async fn record_erasure_receipt(
+        &self,
+        cid: &Cid,
+        receipt: &[u8],
+        at: Timestamp,
+    ) -> Result<(), Error> {
+        in_tx!(self, Mode::Write, |tx| async {
+            let (_, found, _, _) = load_version(&mut tx, cid)
+                .await?
+                .ok_or(Error::UnknownVersion(*cid))?;
+            if found != LifecycleState::Erased {
+                return Err(Error::StateMismatch {
+                    cid: *cid,
+                    expected: LifecycleState::Erased,
+                    found,
+                });
+            }
+            tx.execute("DELETE FROM erasure_receipts WHERE cid = $1", &[text(cid)])
+                .await?;
+            tx.execute(
+                "INSERT INTO erasure_receipts (cid, receipt, at) VALUES ($1, $2, $3)",
+                &[
+                    text(cid),
+                    Arg::Bytes(receipt.to_vec()),
+                    Arg::Int(at.unix_seconds()),
+                ],
+            )
+            .await?;
+            Ok(())
+        }
+        .await)
+    }
+
+    /// The erasure receipt kept for a version, if it was erased and one was recorded.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownVersion`].
+    pub async fn erasure_receipt(&self, cid: &Cid) -> Result<Option<Vec<u8>>, Error> {
+        in_tx!(self, Mode::Read, |tx| async {
+            if load_version(&mut tx, cid).await?.is_none() {
+                return Err(Error::UnknownVersion(*cid));
+            }
+            let row = tx
+                .fetch_optional(
+                    "SELECT receipt FROM erasure_receipts WHERE cid = $1",
+                    &[text(cid)],
+                    &[Col::Bytes],
+                )
+                .await?;
+            row.map(|r| r.bytes(0)).transpose()
         }
         .await)
     }

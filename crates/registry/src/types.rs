@@ -6,7 +6,9 @@ use std::str::FromStr;
 
 use dataseal_base::{Cid, DatasetId, Role, Timestamp};
 use dataseal_manifest::Manifest;
-use dataseal_policy::{GrantId, Principal, ServiceAccountId, UserId, VersionState};
+use dataseal_policy::{
+    GrantId, GroupId, Principal, ServiceAccountId, UserId, VersionRecord, VersionState,
+};
 
 use crate::Error;
 
@@ -231,6 +233,24 @@ pub struct NewVersion {
     pub sources: Vec<SourceId>,
     /// When its retention ends, if it does.
     pub retention_until: Option<Timestamp>,
+    /// Who answers for it. A version registered without is denied every data action:
+    /// the policy engine needs its owner, organisation and uploader.
+    pub stewardship: Option<Stewardship>,
+}
+
+/// Who answers for a version, as the policy engine reads it: its data owner, the
+/// organisation that owns it, who uploaded it, and whether it holds special categories
+/// of personal data (GDPR Art. 9).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Stewardship {
+    /// The data owner.
+    pub owner: UserId,
+    /// The owning organisation.
+    pub organisation: GroupId,
+    /// Who uploaded it.
+    pub uploader: UserId,
+    /// Whether it holds special categories of personal data.
+    pub special_category_data: bool,
 }
 
 impl NewVersion {
@@ -243,7 +263,15 @@ impl NewVersion {
             parents: Vec::new(),
             sources: Vec::new(),
             retention_until: None,
+            stewardship: None,
         }
+    }
+
+    /// The same version, with who answers for it.
+    #[must_use]
+    pub fn with_stewardship(mut self, stewardship: Stewardship) -> Self {
+        self.stewardship = Some(stewardship);
+        self
     }
 
     /// What the manifest `manifest`, named by `cid`, says: dataset, parent version,
@@ -277,6 +305,7 @@ impl NewVersion {
             parents: manifest.was_revision_of.into_iter().collect(),
             sources,
             retention_until,
+            stewardship: None,
         })
     }
 }
@@ -401,6 +430,51 @@ pub struct GrantRevocation {
     pub revoked: Change,
 }
 
+/// A read a fetch recorded: which version, who, for which job, with its signed
+/// reproducibility receipt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReadRecord {
+    /// The version read.
+    pub cid: Cid,
+    /// Who read it.
+    pub principal: Principal,
+    /// The job, when named.
+    pub job: Option<String>,
+    /// The signed receipt (opaque to the registry), when one was written.
+    pub receipt: Option<Vec<u8>>,
+    /// When.
+    pub at: Timestamp,
+}
+
+impl ReadRecord {
+    /// A read of `cid` by `principal` at `at`, with no job and no receipt.
+    #[must_use]
+    pub fn new(cid: Cid, principal: Principal, at: Timestamp) -> Self {
+        Self {
+            cid,
+            principal,
+            job: None,
+            receipt: None,
+            at,
+        }
+    }
+
+    /// The same read, for `job`.
+    #[must_use]
+    pub fn job(mut self, job: impl Into<String>) -> Self {
+        self.job = Some(job.into());
+        self
+    }
+
+    /// The same read, with its signed receipt.
+    #[must_use]
+    pub fn receipt(mut self, receipt: Vec<u8>) -> Self {
+        self.receipt = Some(receipt);
+        self
+    }
+}
+
 /// The audit log's latest signed checkpoint, as the registry keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -453,9 +527,25 @@ pub struct KnownVersion {
     pub retention_until: Option<Timestamp>,
     /// Its revision: the number of changes since registration.
     pub revision: u64,
+    /// Who answers for it (`None` if it was registered without).
+    pub stewardship: Option<Stewardship>,
 }
 
 impl KnownVersion {
+    /// The record the policy engine reads for this version now: who answers for it and
+    /// its state. `None` when it was registered without stewardship (the caller denies).
+    #[must_use]
+    pub fn version_record(&self) -> Option<VersionRecord> {
+        let s = self.stewardship.as_ref()?;
+        Some(VersionRecord {
+            owner: s.owner.clone(),
+            organisation: s.organisation.clone(),
+            uploader: s.uploader.clone(),
+            special_category_data: s.special_category_data,
+            state: self.policy_state(),
+        })
+    }
+
     /// Whether any legal hold covers it.
     #[must_use]
     pub fn is_held(&self) -> bool {

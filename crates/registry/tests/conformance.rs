@@ -17,7 +17,8 @@ use common::{at, change, cid, dataset, version};
 use dataseal_base::{Cid, Timestamp};
 use dataseal_policy::GrantId;
 use dataseal_registry::{
-    BackendKind, Error, HoldScope, LifecycleState, Registry, SourceId, VersionStatus,
+    BackendKind, Error, HoldScope, LifecycleState, ReadRecord, Registry, SourceId, Stewardship,
+    VersionStatus,
 };
 
 use LifecycleState as S;
@@ -46,6 +47,9 @@ async fn run_suite(mut fresh: impl AsyncFnMut() -> Registry) {
     case!(unknown_version);
     case!(bad_input_leaves_registry_unchanged);
     case!(approval_envelopes_kept);
+    case!(stewardship_is_the_policy_record);
+    case!(reads_of_withdrawn_sources);
+    case!(erasure_receipts);
     case!(racing_writers_one_wins);
 }
 
@@ -709,6 +713,111 @@ async fn approval_envelopes_kept(r: &Registry) {
         r.approval_envelopes(&c).await.unwrap(),
         vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec()]
     );
+}
+
+async fn stewardship_is_the_policy_record(r: &Registry) {
+    use dataseal_policy::{GroupId, UserId};
+    // Registered without: no record, so a decision denies.
+    let bare = register(r, "bare", "ds").await;
+    assert_eq!(known(r.status(&bare).await.unwrap()).version_record(), None);
+    let steward = Stewardship {
+        owner: UserId::new("olivia").unwrap(),
+        organisation: GroupId::new("acme").unwrap(),
+        uploader: UserId::new("uma").unwrap(),
+        special_category_data: true,
+    };
+    let v = version("stewarded", "ds").with_stewardship(steward.clone());
+    r.register(&v, &change("uma", "publisher", "upload"))
+        .await
+        .unwrap();
+    let k = known(r.status(&v.cid).await.unwrap());
+    assert_eq!(k.stewardship.as_ref(), Some(&steward));
+    let record = k.version_record().unwrap();
+    assert_eq!(record.owner, steward.owner);
+    assert_eq!(record.organisation, steward.organisation);
+    assert_eq!(record.uploader, steward.uploader);
+    assert!(record.special_category_data);
+    // The state is read now, not at registration.
+    assert!(record.state.quarantined);
+    drive(r, &v.cid, S::Published).await;
+    let record = known(r.status(&v.cid).await.unwrap())
+        .version_record()
+        .unwrap();
+    assert!(!record.state.quarantined && !record.state.revoked);
+    r.place_hold(
+        &HoldScope::Version(v.cid),
+        &change("lee", "legal", "case 7"),
+    )
+    .await
+    .unwrap();
+    let record = known(r.status(&v.cid).await.unwrap())
+        .version_record()
+        .unwrap();
+    assert!(record.state.legal_hold);
+}
+
+async fn reads_of_withdrawn_sources(r: &Registry) {
+    use dataseal_policy::{Principal, UserId};
+    let s = SourceId::new("https://example.org/panel").unwrap();
+    let who = change("up", "publisher", "upload");
+    let mut l1 = version("rd-1", "ds.one");
+    l1.sources = vec![s.clone()];
+    let mut l2 = version("rd-2", "ds.two");
+    l2.parents = vec![l1.cid];
+    let mut l3 = version("rd-3", "ds.three");
+    l3.parents = vec![l2.cid];
+    let other = version("rd-other", "ds.one");
+    for v in [&l1, &l2, &l3, &other] {
+        r.register(v, &who).await.unwrap();
+    }
+    let reader = Principal::User(UserId::new("tess").unwrap());
+    assert!(r.reads_of(&l3.cid).await.unwrap().is_empty());
+    let first = ReadRecord::new(l3.cid, reader.clone(), at(5))
+        .job("train-7")
+        .receipt(b"{\"signed\":1}".to_vec());
+    r.record_read(&first).await.unwrap();
+    let second = ReadRecord::new(l1.cid, reader.clone(), at(6));
+    r.record_read(&second).await.unwrap();
+    r.record_read(&ReadRecord::new(other.cid, reader.clone(), at(7)))
+        .await
+        .unwrap();
+    assert_eq!(r.reads_of(&l3.cid).await.unwrap(), vec![first.clone()]);
+    // Every read of a version derived from the source, through three levels.
+    assert_eq!(r.reads_derived_from(&s).await.unwrap(), vec![first, second]);
+    // Unknown versions and bad job names change nothing.
+    let unknown = ReadRecord::new(cid("nowhere"), reader.clone(), at(8));
+    assert!(matches!(
+        r.record_read(&unknown).await,
+        Err(Error::UnknownVersion(_))
+    ));
+    let long = ReadRecord::new(l1.cid, reader, at(9)).job("j".repeat(300));
+    assert!(matches!(
+        r.record_read(&long).await,
+        Err(Error::InvalidInput { .. })
+    ));
+    assert_eq!(r.reads_of(&l1.cid).await.unwrap().len(), 1);
+}
+
+async fn erasure_receipts(r: &Registry) {
+    let c = register(r, "er", "ds").await;
+    drive(r, &c, S::Published).await;
+    assert_eq!(r.erasure_receipt(&c).await.unwrap(), None);
+    // Only an erased version has a receipt.
+    assert!(matches!(
+        r.record_erasure_receipt(&c, b"r1", at(1)).await,
+        Err(Error::StateMismatch { .. })
+    ));
+    r.transition(&c, S::Erased, &change("dpo", "privacy", "erasure request"))
+        .await
+        .unwrap();
+    r.record_erasure_receipt(&c, b"r1", at(1)).await.unwrap();
+    // An erasure carried out again keeps the last receipt.
+    r.record_erasure_receipt(&c, b"r2", at(2)).await.unwrap();
+    assert_eq!(r.erasure_receipt(&c).await.unwrap(), Some(b"r2".to_vec()));
+    assert!(matches!(
+        r.erasure_receipt(&cid("nowhere")).await,
+        Err(Error::UnknownVersion(_))
+    ));
 }
 
 #[tokio::test]
