@@ -159,6 +159,67 @@ pub enum RegistryCommand {
         #[command(subcommand)]
         command: CheckpointCommand,
     },
+    /// Erase a version by crypto-shredding: mark it erased (refused under a legal hold,
+    /// exit 4), destroy its key in the key broker, unpin its envelope and objects on
+    /// every store, and write a signed erasure receipt the registry keeps too.
+    Erase(Box<EraseArgs>),
+    /// Erasure receipts.
+    Receipt {
+        /// The operation.
+        #[command(subcommand)]
+        command: ReceiptCommand,
+    },
+    /// The reads fetches recorded (who, which job, when, with their receipts): of one
+    /// version, or of every version derived from a source (the jobs that used data whose
+    /// consent may be withdrawn).
+    #[command(group(clap::ArgGroup::new("of").required(true).multiple(false)))]
+    Reads {
+        /// The version's manifest CID.
+        #[arg(long, value_name = "CID", group = "of")]
+        version: Option<String>,
+        /// The source (a URI).
+        #[arg(long, value_name = "URI", group = "of")]
+        source: Option<String>,
+    },
+}
+
+/// `dataseal registry erase`.
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// Where the version's blocks are pinned.
+    #[command(flatten)]
+    stores: crate::stories_cli::StoreArgs,
+    /// The keys trusted to sign manifests (the envelope names the objects to unpin).
+    #[command(flatten)]
+    trust: crate::stories_cli::TrustArgs,
+    /// The key broker's directory (sealed version keys).
+    #[arg(long, value_name = "DIR", default_value = ".dataseal/keys")]
+    keys_dir: PathBuf,
+    /// The Ed25519 key (PKCS#8 PEM) the erasure receipt is signed with.
+    #[arg(long, value_name = "signing.key")]
+    key: PathBuf,
+    /// Where to write the signed receipt (DSSE JSON).
+    #[arg(long, value_name = "RECEIPT.json")]
+    receipt: PathBuf,
+    /// The version's manifest CID.
+    cid: String,
+    /// Who, in which role, why (the time is now).
+    #[command(flatten)]
+    change: ChangeArgs,
+}
+
+/// `dataseal registry receipt …`.
+#[derive(Debug, Subcommand)]
+pub enum ReceiptCommand {
+    /// Verify a signed erasure receipt against the keys trusted to sign them (exit 1 if
+    /// it does not verify) and print what it says.
+    Verify {
+        /// A public key (PEM) trusted to sign receipts, with its role; repeatable.
+        #[arg(long = "trust", value_name = "KEY.pub=ROLE", required = true)]
+        trust: Vec<String>,
+        /// The receipt (DSSE JSON).
+        receipt: PathBuf,
+    },
 }
 
 /// `dataseal registry register`.
@@ -528,11 +589,120 @@ impl RegistryArgs {
 /// A [`Failure`] with the exit code [`exit_code`] gives the registry's error, 2 for
 /// malformed input, and 1 for an envelope whose signatures do not verify.
 pub fn run(args: &RegistryArgs, json: bool) -> Result<(), Failure> {
-    block_on(run_async(args, json))?
+    match &args.command {
+        RegistryCommand::Erase(e) => erase(args, e, json),
+        RegistryCommand::Receipt {
+            command: ReceiptCommand::Verify { trust, receipt },
+        } => verify_receipt(trust, receipt, json),
+        _ => block_on(run_async(args, json))?,
+    }
+}
+
+fn facade_failure(e: &dataseal::Error) -> Failure {
+    Failure::new(e.exit_code(), e.to_string())
+}
+
+fn erase(args: &RegistryArgs, e: &EraseArgs, json: bool) -> Result<(), Failure> {
+    let cid = parse_cid("CID", &e.cid)?;
+    let change = e.change.change()?;
+    let trust = e.trust.policy()?;
+    let signer = crate::manifest_cli::read_signing_key(&e.key)?;
+    let mut providers = e.stores.open(false)?;
+    let catalog = dataseal::DirCatalog::new(e.stores.catalog());
+    let broker = dataseal::FileBroker::new(&e.keys_dir);
+    let url = args.registry.as_deref().unwrap_or(DEFAULT_REGISTRY);
+    let options = OpenOptions::new()
+        .create(false)
+        .connect_timeout(Duration::from_secs(u64::from(args.connect_timeout)));
+    let registry =
+        dataseal::SyncRegistry::open_with(url, &options).map_err(|e| facade_failure(&e))?;
+    let (envelope, receipt) = dataseal::Erase::new(cid, trust, change.actor, change.reason)
+        .run(
+            &registry,
+            &[&broker as &dyn dataseal::KeyBroker],
+            &mut providers,
+            &catalog,
+            &signer,
+        )
+        .map_err(|e| facade_failure(&e))?;
+    let mut file = crate::AtomicFile::create(&e.receipt, false)?;
+    file.write_all(format!("{}\n", envelope.to_json()).as_bytes())?;
+    file.commit()?;
+    let unpinned: usize = receipt.stores.iter().map(|s| s.unpinned.len()).sum();
+    say(&format!(
+        "erased {cid}: {} key copies destroyed, {unpinned} pins removed on {} stores; receipt in {}",
+        receipt.keys_destroyed.len(),
+        receipt.stores.len(),
+        show(&e.receipt)
+    ));
+    let doc =
+        serde_json::to_value(&receipt).map_err(|err| Failure::usage(format!("receipt: {err}")))?;
+    emit(json, &doc, &[cid.to_string()])
+}
+
+fn verify_receipt(trust: &[String], path: &std::path::Path, json: bool) -> Result<(), Failure> {
+    let trust = trust_policy(trust, &[])?;
+    let bytes = read_document(path)?;
+    let receipt = dataseal::ErasureReceipt::verify(&bytes, &trust, Timestamp::now())
+        .map_err(|e| Failure::new(e.exit_code(), format!("{}: {e}", show(path))))?;
+    say(&format!(
+        "{}: a valid erasure receipt: {} erased at {} by {} as {}",
+        show(path),
+        receipt.manifest_cid,
+        receipt.time,
+        receipt.principal,
+        receipt.role
+    ));
+    let doc =
+        serde_json::to_value(&receipt).map_err(|err| Failure::usage(format!("receipt: {err}")))?;
+    emit(json, &doc, &[receipt.manifest_cid.to_string()])
+}
+
+fn read_json(r: &dataseal::registry::ReadRecord) -> Value {
+    json!({
+        "cid": r.cid.to_string(),
+        "principal": r.principal.to_string(),
+        "job": r.job,
+        "at": r.at.to_string(),
+        "receipt": r.receipt.as_ref().and_then(|b| serde_json::from_slice::<Value>(b).ok()),
+    })
 }
 
 async fn run_async(args: &RegistryArgs, json: bool) -> Result<(), Failure> {
     match &args.command {
+        RegistryCommand::Erase(_) | RegistryCommand::Receipt { .. } => Err(Failure::usage(
+            "erase and receipt run outside the async runtime".to_owned(),
+        )),
+        RegistryCommand::Reads { version, source } => {
+            let registry = args.open(false).await?;
+            let reads = match (version, source) {
+                (Some(v), _) => registry
+                    .reads_of(&parse_cid("--version", v)?)
+                    .await
+                    .map_err(|e| failure(&e))?,
+                (None, Some(s)) => registry
+                    .reads_derived_from(&parse_source("--source", s)?)
+                    .await
+                    .map_err(|e| failure(&e))?,
+                (None, None) => return Err(Failure::usage("--version or --source".to_owned())),
+            };
+            let lines: Vec<String> = reads
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {} by {}{}",
+                        r.at,
+                        r.cid,
+                        r.principal,
+                        r.job
+                            .as_deref()
+                            .map_or_else(String::new, |j| format!(" for job {j}"))
+                    )
+                })
+                .collect();
+            let doc = json!({"reads": reads.iter().map(read_json).collect::<Vec<_>>()});
+            emit(json, &doc, &lines)
+        }
         RegistryCommand::Register(r) => register(args, r, json).await,
         RegistryCommand::Status { cid } => {
             let cid = parse_cid("CID", cid)?;

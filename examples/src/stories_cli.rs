@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::manifest_cli::{read_document, read_signing_key, trust_policy};
 use crate::policy_cli::{open_audit_log, parse_principal, read_public_key, read_text};
-use crate::{Failure, progress_bar, show};
+use crate::{EXIT_VERIFY, Failure, progress_bar, show};
 
 /// Where the embedded catalog and key broker live unless told otherwise.
 const HOME: &str = ".dataseal";
@@ -56,7 +56,12 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    fn open(&self, create: bool) -> Result<Vec<Provider>, Failure> {
+    /// The catalog directory.
+    pub(crate) fn catalog(&self) -> &Path {
+        &self.catalog
+    }
+
+    pub(crate) fn open(&self, create: bool) -> Result<Vec<Provider>, Failure> {
         self.stores
             .iter()
             .map(|s| Provider::open(s, create).map_err(|e| failure(&e)))
@@ -76,7 +81,7 @@ pub struct TrustArgs {
 }
 
 impl TrustArgs {
-    fn policy(&self) -> Result<dataseal::base::dsse::TrustPolicy, Failure> {
+    pub(crate) fn policy(&self) -> Result<dataseal::base::dsse::TrustPolicy, Failure> {
         trust_policy(&self.trust, &self.thresholds)
     }
 }
@@ -147,6 +152,24 @@ pub struct PublishArgs {
     /// The ciphertext chunk size: a power of two from 65536 to 1048576.
     #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]
     chunk_size: u64,
+    /// Register the new version in this registry (sqlite:PATH or postgres://…) as
+    /// quarantined, with its owner, organisation and uploader: a fetch with the
+    /// registry reads it once it is approved and published there.
+    #[arg(long, value_name = "URL", requires_all = ["owner", "organisation", "uploader"])]
+    registry: Option<String>,
+    /// The version's data owner (with --registry).
+    #[arg(long, value_name = "USER", requires = "registry")]
+    owner: Option<String>,
+    /// The organisation that owns it (with --registry).
+    #[arg(long, value_name = "GROUP", requires = "registry")]
+    organisation: Option<String>,
+    /// Who uploads it, recorded as the registering principal in role `publisher` (with
+    /// --registry).
+    #[arg(long, value_name = "USER", requires = "registry")]
+    uploader: Option<String>,
+    /// The data holds special categories of personal data (GDPR Art. 9).
+    #[arg(long, requires = "registry")]
+    special_category_data: bool,
     /// The directory to publish.
     src_dir: PathBuf,
 }
@@ -159,6 +182,7 @@ pub struct PublishArgs {
 pub fn publish(args: &PublishArgs, json: bool) -> Result<(), Failure> {
     let meta = DatasetMeta::from_file(&args.meta).map_err(|e| failure(&e))?;
     let (dataset, version) = meta.identity().map_err(|e| failure(&e))?;
+    let mut signers = dataseal::base::dsse::TrustPolicy::new();
     let mut publish = Publish::new(&args.src_dir, meta)
         .chunk_size(
             dataseal::crypt::ChunkSize::new(args.chunk_size)
@@ -175,11 +199,38 @@ pub fn publish(args: &PublishArgs, json: bool) -> Result<(), Failure> {
             Some((f, r)) => (f, r),
             None => (k.as_str(), "publisher"),
         };
-        let role = role
+        let role: dataseal::Role = role
             .parse()
             .map_err(|e| Failure::usage(format!("--key {k:?}: {e}")))?;
-        publish = publish.signer(read_signing_key(Path::new(file))?, role);
+        let key = read_signing_key(Path::new(file))?;
+        signers = signers.trust(key.verifying_key(), role.clone());
+        publish = publish.signer(key, role);
     }
+    // The registry and who answers for the version, checked before anything is stored.
+    let registration = match (
+        &args.registry,
+        &args.owner,
+        &args.organisation,
+        &args.uploader,
+    ) {
+        (Some(url), Some(owner), Some(organisation), Some(uploader)) => {
+            let user = |flag: &str, v: &str| {
+                v.parse::<dataseal::policy::UserId>()
+                    .map_err(|e| Failure::usage(format!("--{flag}: {e}")))
+            };
+            let stewardship = dataseal::registry::Stewardship {
+                owner: user("owner", owner)?,
+                organisation: organisation
+                    .parse()
+                    .map_err(|e| Failure::usage(format!("--organisation: {e}")))?,
+                uploader: user("uploader", uploader)?,
+                special_category_data: args.special_category_data,
+            };
+            let registry = dataseal::SyncRegistry::open(url).map_err(|e| failure(&e))?;
+            Some((registry, stewardship))
+        }
+        _ => None,
+    };
     if let Some(n) = args.replicas {
         publish = publish.rules(dataseal::PlacementRules::default().with_replicas(n));
     }
@@ -194,6 +245,34 @@ pub fn publish(args: &PublishArgs, json: bool) -> Result<(), Failure> {
     let published = publish
         .run(&mut providers, &broker, &catalog)
         .map_err(|e| failure(&e))?;
+    if let Some((registry, stewardship)) = registration {
+        let uploader = stewardship.uploader.clone();
+        let envelope = dataseal::base::dsse::Envelope::from_json(published.envelope.as_bytes())
+            .map_err(|e| Failure::new(EXIT_VERIFY, format!("the new envelope: {e}")))?;
+        let now = dataseal::Timestamp::now();
+        let verified = dataseal::manifest::verify_envelope(&envelope, &signers, now)
+            .map_err(|e| Failure::new(EXIT_VERIFY, format!("the new envelope: {e}")))?;
+        registry
+            .register_published(
+                &verified,
+                stewardship,
+                dataseal::registry::Actor::user(
+                    uploader,
+                    "publisher"
+                        .parse()
+                        .map_err(|e| Failure::usage(format!("{e}")))?,
+                ),
+                "published"
+                    .parse()
+                    .map_err(|e| Failure::usage(format!("{e}")))?,
+                now,
+            )
+            .map_err(|e| failure(&e))?;
+        say(&format!(
+            "registered {} as quarantined: approve and publish it in the registry to make it readable",
+            published.manifest_cid
+        ));
+    }
     for o in &published.objects {
         let on: Vec<&str> = o.providers.iter().map(|p| p.as_str()).collect();
         say(&format!(
@@ -315,6 +394,12 @@ pub struct FetchArgs {
     /// Blocks fetched ahead per object.
     #[arg(long, value_name = "BLOCKS", default_value_t = 8)]
     window: usize,
+    /// Decide with the registry in the loop (sqlite:PATH or postgres://…): the version's
+    /// record (owner, organisation, uploader, lifecycle, holds, consent) and revoked
+    /// grants are read from it at decision time, an unknown version is denied, and the
+    /// read is recorded with its receipt.
+    #[arg(long, value_name = "URL", conflicts_with = "record")]
+    registry: Option<String>,
     /// The version.
     manifest_cid: String,
     /// The directory to write the files into (files already complete there are kept).
@@ -408,12 +493,19 @@ pub fn fetch(args: &FetchArgs, json: bool) -> Result<(), Failure> {
         (Some(log), Some(key)) => Some(open_audit_log(log, key, args.anchor.as_deref())?),
         _ => None,
     };
+    let registry = args
+        .registry
+        .as_deref()
+        .map(dataseal::SyncRegistry::open)
+        .transpose()
+        .map_err(|e| failure(&e))?;
     let gate = Gate {
         engine: &engine,
         entities: &entities,
         verifier: &verifier,
         audit: audit.as_ref(),
         approvals: Some(&approvers),
+        registry: registry.as_ref(),
     };
 
     let fetched = fetch

@@ -63,6 +63,16 @@ pub trait KeyBroker: fmt::Debug + Send + Sync {
     /// deposited here, or destroyed); [`Error::Verification`] when it holds one the
     /// caller cannot open.
     fn release(&self, release: &Release<'_>) -> Result<KeyEncryptionKey, Error>;
+
+    /// Destroys every copy of the version's key-encryption key the broker holds
+    /// (crypto-shredding) and returns the ids of the copies destroyed; none if it holds
+    /// none (destroying twice is not an error). After it returns, no copy can be
+    /// released or opened.
+    ///
+    /// # Errors
+    ///
+    /// Whatever keeps the broker from destroying a copy: the erasure is then not done.
+    fn destroy(&self, version: &Cid) -> Result<Vec<String>, Error>;
 }
 
 /// The embedded key broker: a directory of `CID.kek.age` files, each a version's
@@ -111,20 +121,6 @@ impl FileBroker {
     #[must_use]
     pub fn key_path(&self, version: &Cid) -> PathBuf {
         self.dir.join(format!("{version}.kek.age"))
-    }
-
-    /// Destroys the version's key file (crypto-shredding, for this copy).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Io`] if it exists and cannot be removed.
-    pub fn destroy(&self, version: &Cid) -> Result<bool, Error> {
-        let path = self.key_path(version);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(Error::io_at("remove", &path, e)),
-        }
     }
 }
 
@@ -176,5 +172,31 @@ impl KeyBroker for FileBroker {
                 path.display()
             ))
         })
+    }
+
+    /// Overwrites the sealed key file with zeros, syncs it, and removes it. Its id is
+    /// `file:` and the SHA-256 (hex) of the sealed bytes, which names the copy without
+    /// revealing anything of the key.
+    fn destroy(&self, version: &Cid) -> Result<Vec<String>, Error> {
+        use sha2::{Digest, Sha256};
+        use std::io::Write;
+        let path = self.key_path(version);
+        let sealed = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io_at("read", &path, e)),
+        };
+        let id = format!("file:{}", hex::encode(Sha256::digest(&sealed)));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io_at("open", &path, e))?;
+        file.write_all(&vec![0u8; sealed.len()])
+            .and_then(|()| file.sync_all())
+            .map_err(|e| Error::io_at("overwrite", &path, e))?;
+        drop(file);
+        std::fs::remove_file(&path).map_err(|e| Error::io_at("remove", &path, e))?;
+        crate::fsutil::sync_dir(&self.dir);
+        Ok(vec![id])
     }
 }

@@ -115,6 +115,15 @@ pub enum Error {
         #[source]
         source: Box<dataseal_manifest::Error>,
     },
+    /// The registry refused or failed.
+    #[error("{context}: {source}")]
+    Registry {
+        /// What was being done.
+        context: String,
+        /// The registry's error.
+        #[source]
+        source: Box<dataseal_registry::Error>,
+    },
     /// A policy-layer error (malformed entities, policies, grants or audit logs).
     #[error("{context}: {source}")]
     Policy {
@@ -141,6 +150,7 @@ impl Error {
             Self::Node { source, .. } => node_kind(source),
             Self::Manifest { source, .. } => manifest_kind(source),
             Self::Policy { source, .. } => policy_kind(source),
+            Self::Registry { source, .. } => registry_kind(source),
         }
     }
 
@@ -184,6 +194,13 @@ impl Error {
 
     pub(crate) fn manifest(context: impl Into<String>, source: dataseal_manifest::Error) -> Self {
         Self::Manifest {
+            context: context.into(),
+            source: Box::new(source),
+        }
+    }
+
+    pub(crate) fn registry(context: impl Into<String>, source: dataseal_registry::Error) -> Self {
+        Self::Registry {
             context: context.into(),
             source: Box::new(source),
         }
@@ -256,4 +273,21 @@ fn manifest_kind(e: &dataseal_manifest::Error) -> ErrorKind {
 
 fn policy_kind(_: &dataseal_policy::Error) -> ErrorKind {
     ErrorKind::Invalid
+}
+
+/// 4 for a change a legal hold refuses; 3 for a hold lifted in the wrong role; 1 for
+/// stored data that does not parse or a rolled-back checkpoint; 5 for a database that
+/// cannot be reached, stays busy or cannot be migrated; 2 for everything else (malformed
+/// input, unknown versions and holds, transitions the table forbids).
+fn registry_kind(e: &dataseal_registry::Error) -> ErrorKind {
+    use dataseal_registry::Error as E;
+    match e {
+        E::Held { .. } => ErrorKind::Blocked,
+        E::WrongRole { .. } => ErrorKind::Denied,
+        E::Corrupt(_) | E::CheckpointRollback { .. } | E::CheckpointMismatch(_) => {
+            ErrorKind::Verification
+        }
+        E::Database(_) | E::Busy(_) | E::Migrate(_) => ErrorKind::Unavailable,
+        _ => ErrorKind::Invalid,
+    }
 }

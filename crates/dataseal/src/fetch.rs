@@ -24,6 +24,7 @@ use tokio::io::AsyncWrite;
 
 use crate::broker::{KeyBroker, Release};
 use crate::catalog::Catalog;
+use crate::records::{SyncRegistry, known};
 use crate::rules::PlacementRules;
 use crate::store::{Provider, connect};
 use crate::{Error, Progress, ProgressFn};
@@ -49,6 +50,13 @@ pub struct Gate<'a> {
     /// The approver keys approvals are verified against (none: no approval is
     /// accepted, so a version that needs approvals is denied).
     pub approvals: Option<&'a ApprovalVerifier>,
+    /// The registry, read at decision time (none: the entities alone describe the
+    /// version). With one, the version's record (owner, organisation, uploader, state
+    /// from its lifecycle, holds and consent) comes from the registry, replacing any in
+    /// the entities; a version it does not know is denied, an erased one refused before
+    /// any block is read, a grant it lists as revoked refused, and every completed read
+    /// is recorded with its receipt.
+    pub registry: Option<&'a SyncRegistry>,
 }
 
 impl Gate<'_> {
@@ -441,6 +449,34 @@ impl Fetch {
         }
         let rt = connect(providers)?;
         let now = Timestamp::now();
+        let described = || {
+            format!(
+                "fetch {} by {:?} for {} in {}",
+                self.manifest, self.principal, self.purpose, self.region
+            )
+        };
+
+        // 0. The registry first: an unknown version is denied and an erased one refused
+        //    before any block is read.
+        let registered = match gate.registry {
+            None => None,
+            Some(registry) => match known(registry, &self.manifest)? {
+                None => {
+                    let err = Error::Denied {
+                        reason: format!("version {} is not in the registry", self.manifest),
+                    };
+                    return gate.refuse(&described(), err, now);
+                }
+                Some(k) if k.state == dataseal_registry::LifecycleState::Erased => {
+                    let err = Error::Blocked {
+                        version: self.manifest.to_string(),
+                        state: "erased".to_owned(),
+                    };
+                    return gate.refuse(&described(), err, now);
+                }
+                Some(k) => Some(k),
+            },
+        };
 
         // 1. The envelope, checked to carry exactly this version, and its signatures.
         let manifest = self.verified_envelope(&rt, providers, catalog, now)?;
@@ -449,13 +485,45 @@ impl Fetch {
         let purpose = match DataPurpose::try_from(&self.purpose) {
             Ok(purpose) => purpose,
             Err(e) => {
-                let request = format!(
-                    "fetch {} by {:?} for {} in {}",
-                    self.manifest, self.principal, self.purpose, self.region
-                );
-                return gate.refuse(&request, Error::policy("the purpose", e), now);
+                return gate.refuse(&described(), Error::policy("the purpose", e), now);
             }
         };
+        // With a registry, the version's record as it stands now, and the grants it
+        // says were revoked.
+        let entities;
+        let verifier;
+        let mut gate = *gate;
+        if let (Some(registry), Some(k)) = (gate.registry, &registered) {
+            let Some(record) = k.version_record() else {
+                let err = Error::Denied {
+                    reason: format!(
+                        "version {} was registered without its owner, organisation and uploader",
+                        self.manifest
+                    ),
+                };
+                return gate.refuse(&described(), err, now);
+            };
+            entities = gate
+                .entities
+                .with_version(gate.engine, &manifest, &record)
+                .map_err(|e| Error::policy("the version's record from the registry", e))?;
+            gate.entities = &entities;
+            if let Some(id) = self
+                .grant
+                .as_ref()
+                .and_then(|g| gate.verifier.verify(g, now).ok())
+                .map(|v| v.id().clone())
+            {
+                let revoked = registry
+                    .block_on(registry.registry().grant_revocation(&id))
+                    .map_err(|e| Error::registry(format!("reading grant {id}"), e))?;
+                if revoked.is_some() {
+                    verifier = gate.verifier.clone().revoke(id);
+                    gate.verifier = &verifier;
+                }
+            }
+        }
+        let gate = &gate;
         let request = AccessRequest::new(
             self.principal.clone(),
             self.action,
@@ -596,6 +664,21 @@ impl Fetch {
             job: self.job.clone(),
             objects: receipt_objects,
         };
+        if let Some(registry) = gate.registry {
+            let bytes = serde_json::to_vec(&receipt)
+                .map_err(|e| Error::Invalid(format!("receipt: {e}")))?;
+            let mut read =
+                dataseal_registry::ReadRecord::new(self.manifest, self.principal.clone(), now)
+                    .receipt(bytes);
+            if let Some(job) = &self.job {
+                read = read.job(job.clone());
+            }
+            registry
+                .block_on(registry.registry().record_read(&read))
+                .map_err(|e| {
+                    Error::registry(format!("recording the read of {}", self.manifest), e)
+                })?;
+        }
         Ok(Fetched {
             manifest,
             files,

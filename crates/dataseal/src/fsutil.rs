@@ -28,6 +28,14 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], secret: bool) -> Result<()
     Ok(())
 }
 
+/// Syncs a directory, so a removal or rename in it survives a crash (best effort: a
+/// file system that cannot sync directories is not an error).
+pub(crate) fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
 /// Sets a file's permission bits.
 pub(crate) fn set_mode(path: &Path, mode: u32) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;

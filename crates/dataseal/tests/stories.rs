@@ -730,6 +730,7 @@ fn a_restricted_version_is_read_only_with_both_approvals() {
         verifier: &verifier,
         audit: Some(&audit),
         approvals: Some(&approvers),
+        registry: None,
     };
     let approval = |key: &SigningKey, who: &str, role| {
         dataseal::policy::Approval::sign(

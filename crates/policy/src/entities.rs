@@ -133,6 +133,31 @@ impl EntityStore {
         Ok(builder)
     }
 
+    /// This store with the version `verified` added, or replaced, as `record` describes
+    /// it: for a decision point that reads a version's state where it lives (the
+    /// registry) at decision time rather than from a document loaded earlier.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Entities`] if the version does not match the schema.
+    pub fn with_version(
+        &self,
+        engine: &PolicyEngine,
+        verified: &VerifiedManifest,
+        record: &VersionRecord,
+    ) -> Result<Self, Error> {
+        let mut builder = Self::builder(engine);
+        builder.add_version(verified, record)?;
+        let added = std::mem::take(&mut builder.entities).into_values();
+        let entities = self
+            .entities
+            .clone()
+            .upsert_entities(added, Some(engine.schema()))
+            .map_err(|e| Error::Entities(crate::error::chain(&e)))?;
+        let hash = entities_hash(&entities)?;
+        Ok(Self { entities, hash })
+    }
+
     /// The Cedar entities.
     #[must_use]
     pub fn entities(&self) -> &Entities {

@@ -315,3 +315,18 @@ fn grants_must_name_their_actions() {
         Err(GrantError::Malformed(_))
     ));
 }
+
+#[test]
+fn a_revoked_grant_is_refused_before_it_expires() {
+    let (issuer, verifier, cid) = setup();
+    let g = issuer.issue(&request(cid), now()).unwrap();
+    let other = issuer.issue(&request(cid), now()).unwrap();
+    let id = verifier.verify(&g, now()).unwrap().id().clone();
+    let revoking = verifier.revoke(id.clone());
+    assert!(matches!(
+        revoking.verify(&g, now()),
+        Err(GrantError::Revoked(ref s)) if *s == id.to_string()
+    ));
+    // Only that grant.
+    assert!(revoking.verify(&other, now()).is_ok());
+}

@@ -577,7 +577,7 @@ impl Registry {
             let active_holds = count_holds(&mut tx, cid, &dataset).await?;
             let consent_withdrawn = consent_withdrawn(&mut tx, cid).await?;
             let stewardship = load_stewardship(&mut tx, cid).await?;
-            Ok(VersionStatus::Known(KnownVersion {
+            Ok(VersionStatus::Known(Box::new(KnownVersion {
                 cid: *cid,
                 dataset: dataset
                     .parse::<DatasetId>()
@@ -588,7 +588,7 @@ impl Registry {
                 retention_until: retention.map(time).transpose()?,
                 revision: uint(revision)?,
                 stewardship,
-            }))
+            })))
         }
         .await)
     }

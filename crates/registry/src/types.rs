@@ -494,7 +494,7 @@ pub enum VersionStatus {
     /// The registry does not know the version: the caller denies.
     Unknown,
     /// A registered version.
-    Known(KnownVersion),
+    Known(Box<KnownVersion>),
 }
 
 impl VersionStatus {

@@ -157,7 +157,7 @@ async fn drive(r: &Registry, c: &Cid, to: LifecycleState) {
 
 fn known(status: VersionStatus) -> dataseal_registry::KnownVersion {
     match status {
-        VersionStatus::Known(k) => k,
+        VersionStatus::Known(k) => *k,
         other => panic!("not known: {other:?}"),
     }
 }

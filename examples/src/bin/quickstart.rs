@@ -177,6 +177,7 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
         verifier: &verifier,
         audit: Some(&audit),
         approvals: None,
+        registry: None,
     };
     let tess = Principal::User(parse("tess")?);
     let (research, de): (DataPurpose, Region) = (DataPurpose::Research, parse("DE")?);

@@ -222,6 +222,7 @@ impl Decider {
             verifier: &self.verifier,
             audit: Some(&self.audit),
             approvals: None,
+            registry: None,
         }
     }
 }
