@@ -172,7 +172,10 @@ pub enum RegistryCommand {
     /// The reads fetches recorded (who, which job, when, with their receipts): of one
     /// version, or of every version derived from a source (the jobs that used data whose
     /// consent may be withdrawn).
-    #[command(group(clap::ArgGroup::new("of").required(true).multiple(false)))]
+    #[command(
+        disable_version_flag = true,
+        group(clap::ArgGroup::new("of").required(true).multiple(false))
+    )]
     Reads {
         /// The version's manifest CID.
         #[arg(long, value_name = "CID", group = "of")]
