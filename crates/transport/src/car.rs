@@ -7,7 +7,7 @@ use dataseal_base::{Cid, codec};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::block::{split_cid, store_key};
-use crate::dagpb::{LinkCursor, PbNode};
+use crate::dagpb::LinkCursor;
 use crate::{Block, Error, MAX_BLOCK_LEN, varint};
 
 const WHAT: &str = "CAR file";
@@ -288,8 +288,9 @@ impl<W: AsyncWrite + Unpin + Send> CarWriter<W> {
 /// does not match is an [`Error::Integrity`] naming it. Memory is bounded by the largest
 /// block (see [`CarReader::with_max_block_len`]), whatever the CAR's size. With
 /// [`CarReader::require_complete`], the reader also records which blocks it saw and which
-/// they link to (a few dozen bytes per block), and at the end fails with
-/// [`Error::Incomplete`] if a block reachable from a root was not in the file.
+/// blocks are named but not seen yet (a few dozen bytes per distinct CID, however often
+/// it is linked), and at the end fails with [`Error::Incomplete`] if a root, or a block
+/// linked by a block of the file, was not in it.
 #[derive(Debug)]
 pub struct CarReader<R> {
     reader: BufReader<R>,
@@ -309,11 +310,17 @@ struct Rooted {
     linked: u64,
 }
 
-/// What completeness checking remembers: the blocks seen and the links of each.
+/// What completeness checking remembers, one entry per distinct CID (under its key) and
+/// never a list of any block's links: the blocks seen, those of them whose links cannot
+/// be read, and the blocks named (as a root or by a link) but not seen yet, with the
+/// order in which they were first named.
 #[derive(Debug, Default)]
 struct Tracker {
-    present: HashSet<Cid>,
-    links: HashMap<Cid, Vec<Cid>>,
+    seen: HashSet<Cid>,
+    opaque: HashSet<Cid>,
+    wanted: HashMap<Cid, (u64, Cid)>,
+    /// The distinct CIDs named so far.
+    named: u64,
 }
 
 impl<R: AsyncRead + Unpin + Send> CarReader<R> {
@@ -355,12 +362,25 @@ impl<R: AsyncRead + Unpin + Send> CarReader<R> {
         self
     }
 
-    /// Checks, at the end of the file, that every block reachable from the roots was in
-    /// it. Links are followed through dag-pb nodes; raw blocks have none; a reachable
-    /// block of another codec is an [`Error::Malformed`], since its links cannot be read.
+    /// Checks, at the end of the file, that it is closed under links: every root, and
+    /// every block linked by a block of the file, was in it. So every block reachable
+    /// from the roots was (and so was everything a block no root reaches links to), in
+    /// whatever order the blocks come. Links are followed through dag-pb nodes; raw
+    /// blocks have none; a block of another codec that is a root or is linked is an
+    /// [`Error::Malformed`], since its links cannot be read.
+    ///
+    /// Memory grows with the distinct CIDs the file holds or names, never with its links:
+    /// one set of the blocks seen and one of the blocks named but not seen yet, each CID
+    /// once (a few dozen bytes), so a node linking one child thousands of times adds one
+    /// entry. (Checking reachability from the roots alone would need every block's links
+    /// kept until the end, since a block may come before the blocks linking it.)
     #[must_use]
     pub fn require_complete(mut self) -> Self {
-        self.tracker = Some(Tracker::default());
+        let mut tracker = Tracker::default();
+        for root in &self.roots {
+            tracker.name(root);
+        }
+        self.tracker = Some(tracker);
         self
     }
 
@@ -405,7 +425,7 @@ impl<R: AsyncRead + Unpin + Send> CarReader<R> {
         let Some(len) = read_varint(&mut self.reader).await? else {
             self.done = true;
             if let Some(tracker) = self.tracker.take() {
-                tracker.check(&self.roots)?;
+                tracker.check()?;
             }
             if let Some(rooted) = self.rooted.take() {
                 rooted.check()?;
@@ -474,12 +494,7 @@ impl Rooted {
                     self.want(&link);
                 }
             }
-            other => {
-                return Err(Error::malformed(
-                    WHAT,
-                    format!("cannot follow the links of {cid} (codec 0x{other:x})"),
-                ));
-            }
+            _ => return Err(cannot_follow(cid)),
         }
         Ok(())
     }
@@ -493,53 +508,59 @@ impl Rooted {
 }
 
 impl Tracker {
-    fn add(&mut self, block: &Block) -> Result<(), Error> {
-        let key = store_key(block.cid());
-        if block.cid().codec() == codec::DAG_PB && !self.links.contains_key(&key) {
-            // Each distinct child once: a node linking one child thousands of times
-            // costs one entry.
-            let node = PbNode::decode(block.data())?;
-            let mut distinct = HashSet::new();
-            let links: Vec<Cid> = node
-                .links
-                .iter()
-                .filter(|l| distinct.insert(store_key(&l.cid)))
-                .map(|l| l.cid)
-                .collect();
-            self.links.insert(key, links);
+    /// Records that `cid` is named (a root, or linked by a block of the file).
+    fn name(&mut self, cid: &Cid) {
+        let key = store_key(cid);
+        if !self.seen.contains(&key) && !self.wanted.contains_key(&key) {
+            self.wanted.insert(key, (self.named, *cid));
+            self.named += 1;
         }
-        self.present.insert(key);
+    }
+
+    fn add(&mut self, block: &Block) -> Result<(), Error> {
+        let cid = block.cid();
+        let key = store_key(cid);
+        if !self.seen.insert(key) {
+            // Seen before: its links were followed then.
+            return Ok(());
+        }
+        let named = self.wanted.remove(&key).is_some();
+        match cid.codec() {
+            codec::RAW => {}
+            codec::DAG_PB => {
+                let (mut links, _) = LinkCursor::new(block.data().clone())?;
+                while let Some(link) = links.next_link()? {
+                    if self.opaque.contains(&store_key(&link)) {
+                        return Err(cannot_follow(&link));
+                    }
+                    self.name(&link);
+                }
+            }
+            _ if named => return Err(cannot_follow(cid)),
+            _ => {
+                self.opaque.insert(key);
+            }
+        }
         Ok(())
     }
 
-    fn check(self, roots: &[Cid]) -> Result<(), Error> {
-        let mut seen = HashSet::new();
-        let mut stack: Vec<Cid> = roots.to_vec();
-        while let Some(cid) = stack.pop() {
-            let key = store_key(&cid);
-            if !seen.insert(key) {
-                continue;
-            }
-            if !self.present.contains(&key) {
-                return Err(Error::Incomplete { missing: cid });
-            }
-            match cid.codec() {
-                codec::RAW => {}
-                codec::DAG_PB => {
-                    if let Some(links) = self.links.get(&key) {
-                        stack.extend(links.iter().rev().copied());
-                    }
-                }
-                other => {
-                    return Err(Error::malformed(
-                        WHAT,
-                        format!("cannot follow the links of {cid} (codec 0x{other:x})"),
-                    ));
-                }
-            }
+    /// The first block named and not seen, if any.
+    fn check(self) -> Result<(), Error> {
+        match self.wanted.into_values().min_by_key(|(order, _)| *order) {
+            Some((_, missing)) => Err(Error::Incomplete { missing }),
+            None => Ok(()),
         }
-        Ok(())
     }
+}
+
+fn cannot_follow(cid: &Cid) -> Error {
+    Error::malformed(
+        WHAT,
+        format!(
+            "cannot follow the links of {cid} (codec 0x{:x})",
+            cid.codec()
+        ),
+    )
 }
 
 /// Reads a multiformats varint; `None` on a clean end of input before its first byte.
@@ -599,6 +620,92 @@ mod tests {
         assert_eq!(header[12], 0);
         assert_eq!(decode_header(&header).unwrap(), vec![root]);
         assert_eq!(decode_header(&encode_header(&[])).unwrap(), vec![]);
+    }
+
+    /// Reads `blocks` as a CAR rooted at `root` with completeness checking: the blocks
+    /// read, and the most CIDs the tracker held at once (seen, wanted) and named in all.
+    async fn tracked(root: &Cid, blocks: &[&Block]) -> Result<(usize, usize, usize, u64), Error> {
+        let mut writer = CarWriter::new(Vec::new(), &[*root]).await?;
+        for block in blocks {
+            writer.write(block).await?;
+        }
+        let car = writer.finish().await?;
+        let mut reader = CarReader::new(&car[..]).await?.require_complete();
+        let (mut read, mut seen, mut wanted, mut named) = (0, 0, 0, 0);
+        loop {
+            if let Some(tracker) = &reader.tracker {
+                seen = seen.max(tracker.seen.len());
+                wanted = wanted.max(tracker.wanted.len());
+                named = tracker.named;
+            }
+            if reader.next_block().await?.is_none() {
+                return Ok((read, seen, wanted, named));
+            }
+            read += 1;
+        }
+    }
+
+    #[tokio::test]
+    async fn completeness_tracks_distinct_cids_not_links() {
+        // A root with 20,000 links to one node, whose 20,000 links all point at one empty
+        // leaf: 40,000 links, three distinct blocks.
+        let empty = Block::raw(&b""[..]);
+        let child = crate::fuzzing::file_node(&vec![(*empty.cid(), 0); 20_000], None);
+        let root = crate::fuzzing::file_node(&vec![(*child.cid(), 0); 20_000], None);
+        let started = std::time::Instant::now();
+        // Root first (as an export writes it) and children first: one entry per CID.
+        assert_eq!(
+            tracked(root.cid(), &[&root, &child, &empty]).await.unwrap(),
+            (3, 3, 1, 3)
+        );
+        assert_eq!(
+            tracked(root.cid(), &[&empty, &child, &root]).await.unwrap(),
+            (3, 3, 1, 1)
+        );
+        // Repeated blocks add nothing.
+        assert_eq!(
+            tracked(root.cid(), &[&root, &child, &child, &root, &empty])
+                .await
+                .unwrap(),
+            (5, 3, 1, 3)
+        );
+        // A missing block is still named, wherever the hole is.
+        for (blocks, missing) in [
+            (vec![&root, &child], &empty),
+            (vec![&root, &empty], &child),
+            (vec![&empty, &child], &root),
+        ] {
+            match tracked(root.cid(), &blocks).await {
+                Err(Error::Incomplete { missing: m }) => assert_eq!(m, *missing.cid()),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    }
+
+    #[tokio::test]
+    async fn completeness_refuses_links_it_cannot_follow() {
+        let leaf = Block::raw(&b"leaf"[..]);
+        let cbor = Block::new(
+            Cid::v1_from_sha256(0x71, Cid::raw_sha256(b"\xa0").sha256_digest()),
+            &b"\xa0"[..],
+        )
+        .unwrap();
+        let linking = crate::fuzzing::plain_node(&[*leaf.cid(), *cbor.cid()]);
+        // Linked after it came, or before: its links cannot be checked.
+        for blocks in [[&cbor, &linking, &leaf], [&linking, &leaf, &cbor]] {
+            let read = tracked(linking.cid(), &blocks).await;
+            assert!(matches!(read, Err(Error::Malformed { .. })), "{read:?}");
+        }
+        // A root of another codec is refused too; one nothing names is let be.
+        assert!(matches!(
+            tracked(cbor.cid(), &[&cbor]).await,
+            Err(Error::Malformed { .. })
+        ));
+        assert_eq!(
+            tracked(leaf.cid(), &[&cbor, &leaf]).await.unwrap(),
+            (2, 2, 1, 1)
+        );
     }
 
     #[test]

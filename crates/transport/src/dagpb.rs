@@ -192,6 +192,20 @@ impl LinkCursor {
 
     /// The next link's CID, or `None` after the last.
     pub(crate) fn next_link(&mut self) -> Result<Option<Cid>, Error> {
+        self.advance(|link| Ok(decode_link(link)?.cid))
+    }
+
+    /// Passes over the next link without decoding it (the node was checked whole when
+    /// the cursor was made); `false` after the last.
+    pub(crate) fn skip_link(&mut self) -> Result<bool, Error> {
+        Ok(self.advance(|_| Ok(()))?.is_some())
+    }
+
+    /// Moves past the next link, handing its bytes to `on_link`; `None` after the last.
+    fn advance<T>(
+        &mut self,
+        on_link: impl FnOnce(&[u8]) -> Result<T, Error>,
+    ) -> Result<Option<T>, Error> {
         loop {
             let Some(rest) = self.node.get(self.pos..).filter(|r| !r.is_empty()) else {
                 return Ok(None);
@@ -199,7 +213,7 @@ impl LinkCursor {
             let (field, tail) = next_field(rest, WHAT)?;
             self.pos = self.node.len() - tail.len();
             match field {
-                Field::Len(2, bytes) => return Ok(Some(decode_link(bytes)?.cid)),
+                Field::Len(2, bytes) => return on_link(bytes).map(Some),
                 Field::Len(1, _) => {}
                 _ => {
                     return Err(Error::malformed(

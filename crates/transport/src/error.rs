@@ -61,7 +61,9 @@ pub enum Error {
         /// The file's length.
         file_len: u64,
     },
-    /// A DAG (a CAR file's, or one being pinned) lacks a block reachable from its roots.
+    /// A DAG (a CAR file's, or one being pinned) lacks a block reachable from its roots
+    /// (for a CAR file, or linked by any of its blocks: see
+    /// [`CarReader::require_complete`](crate::CarReader::require_complete)).
     #[error("incomplete DAG: block {missing} is linked but not present")]
     Incomplete {
         /// The first missing block found.

@@ -1,13 +1,14 @@
 //! The verified multi-store reader.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use dataseal_base::Cid;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::unixfs::FileNode;
+use crate::dagpb::LinkCursor;
+use crate::unixfs::FileLinks;
 use crate::walk::MAX_DEPTH;
 use crate::{Block, Error, Transport};
 
@@ -59,6 +60,14 @@ pub struct Failed {
 /// the next store is asked, block by block. Stores that were unreachable during a run are
 /// asked last for the rest of that run. The sizes in each node are checked against its
 /// children's, so a lying DAG cannot shift bytes around.
+///
+/// Nothing in the DAG sizes what the read holds: the file is walked depth-first in file
+/// order, each node's links read off its bytes only as the walk reaches them, so what is
+/// held at once is the path from the root to the next block (at most 64 nodes, each
+/// within the block limit) and the window of blocks fetched ahead, however many links a
+/// node holds. Only children holding bytes of the range are fetched (one that declares no
+/// bytes adds none to the file and is passed over, as `cat` does), so the time taken
+/// follows the blocks the output needs, not the paths through the DAG.
 ///
 /// Output is written in order. If a run fails (every store failed for some block), the
 /// bytes already written stay valid and [`VerifiedRead::position`] says how far they
@@ -228,12 +237,85 @@ struct Pending {
     depth: usize,
 }
 
+/// The links of a node on the path not reached yet, read one at a time off the node's
+/// bytes (as [`crate::walk`] reads them).
+#[derive(Debug)]
+struct Links {
+    links: LinkCursor,
+    /// The size the node gives each link, in order.
+    sizes: Vec<u64>,
+    /// The index of the next link.
+    next: usize,
+    /// The file offset of the next link's first byte.
+    offset: u64,
+    /// The depth of the node's children.
+    depth: usize,
+}
+
+impl Links {
+    /// The next child holding bytes of `position..end`, or `None` once no later child
+    /// does. Children that hold no bytes, or only bytes outside the range, are passed
+    /// over without being fetched: they cannot add a byte to the output.
+    fn next_wanted(
+        &mut self,
+        position: u64,
+        end: u64,
+        next_id: &mut u64,
+    ) -> Result<Option<Pending>, Error> {
+        // One size per link: the node's sizes were checked against its links.
+        while let Some(&size) = self.sizes.get(self.next) {
+            self.next += 1;
+            let offset = self.offset;
+            if offset >= end {
+                return Ok(None);
+            }
+            self.offset = offset.saturating_add(size);
+            if size == 0 || self.offset <= position {
+                if !self.links.skip_link()? {
+                    return Ok(None);
+                }
+                continue;
+            }
+            let Some(cid) = self.links.next_link()? else {
+                return Ok(None);
+            };
+            let id = *next_id;
+            *next_id += 1;
+            return Ok(Some(Pending {
+                cid,
+                offset,
+                expected: Some(size),
+                id,
+                depth: self.depth,
+            }));
+        }
+        Ok(None)
+    }
+}
+
+/// A node on the path from the root to the next block to write: its children already
+/// fetched or being fetched (in file order, at most the window), then its links not
+/// reached yet (`None` once no later child is wanted). The bottom frame holds the root.
+#[derive(Debug)]
+struct Frame {
+    queued: VecDeque<Pending>,
+    rest: Option<Links>,
+}
+
 /// A block fetched (with the index of the store that served it), or why not.
 type Outcome = Result<(Block, usize), Error>;
 
 /// What one fetch brings back: the node's id, the outcome and every failed request.
 type Fetched = (u64, Outcome, Vec<Failed>);
 
+/// The read itself: a lazy depth-first walk in file order.
+///
+/// What is held at once is the path from the root to the next block (at most
+/// [`MAX_DEPTH`] nodes, each one verified block with one size per link), plus at most
+/// `window` blocks fetched or being fetched ahead, whatever the nodes' link counts. Each
+/// node's links are read off its bytes as the walk reaches them, and only children
+/// holding bytes of the range are fetched, so the time taken follows the blocks the
+/// output needs (and the links of the nodes read).
 pub(crate) async fn read_with<S: Transport>(
     read: &mut VerifiedRead,
     stores: &[S],
@@ -243,35 +325,71 @@ pub(crate) async fn read_with<S: Transport>(
     let spread = read.spread;
     let mut demoted = vec![false; stores.len()];
     let mut next_id = 1u64;
-    // The nodes still to read, the next one last (a depth-first walk in file order).
-    let mut stack = vec![Pending {
+    // Fetched blocks waiting for their turn, and the fetches under way: together at most
+    // `window` blocks, the next one always among them.
+    let mut ready: HashMap<u64, Outcome> = HashMap::new();
+    let mut in_flight: HashSet<u64> = HashSet::new();
+    let mut fetches = FuturesUnordered::new();
+    let root = Pending {
         cid: read.root,
         offset: 0,
         expected: None,
         id: 0,
         depth: 1,
+    };
+    in_flight.insert(root.id);
+    fetches.push(fetch(
+        stores,
+        store_order(&demoted, spread, root.id),
+        root.cid,
+        root.id,
+    ));
+    let mut stack = vec![Frame {
+        queued: VecDeque::from([root]),
+        rest: None,
     }];
-    // Fetched blocks waiting for their turn, and the fetches under way: together at most
-    // `window` blocks.
-    let mut ready: HashMap<u64, Outcome> = HashMap::new();
-    let mut in_flight: HashSet<u64> = HashSet::new();
-    let mut fetches = FuturesUnordered::new();
+    // The end of the range, known once the root has been read (before any frame has
+    // links to walk).
+    let mut end = 0u64;
     while !read.done {
-        let Some(&next) = stack.last() else {
+        // Fetch ahead in file order: the next wanted child of the deepest node first,
+        // until `window` blocks are fetched or being fetched. Every child taken off a
+        // node's links is fetched at once, so the next block is always on its way.
+        let mut outstanding = ready.len() + in_flight.len();
+        let mut next_queued = false;
+        'fill: for frame in stack.iter_mut().rev() {
+            next_queued |= !frame.queued.is_empty();
+            while let Some(links) = frame.rest.as_mut() {
+                if next_queued && outstanding >= window {
+                    break 'fill;
+                }
+                let Some(child) = links.next_wanted(read.position, end, &mut next_id)? else {
+                    frame.rest = None;
+                    break;
+                };
+                in_flight.insert(child.id);
+                let order = store_order(&demoted, spread, child.id);
+                fetches.push(fetch(stores, order, child.cid, child.id));
+                frame.queued.push_back(child);
+                outstanding += 1;
+                next_queued = true;
+            }
+        }
+        // Nodes whose wanted children have all been read are done with.
+        while stack
+            .last()
+            .is_some_and(|frame| frame.queued.is_empty() && frame.rest.is_none())
+        {
+            stack.pop();
+        }
+        let Some(frame) = stack.last() else {
             read.done = true;
             break;
         };
-        for pending in stack.iter().rev() {
-            if ready.len() + in_flight.len() >= window {
-                break;
-            }
-            if ready.contains_key(&pending.id) || in_flight.contains(&pending.id) {
-                continue;
-            }
-            in_flight.insert(pending.id);
-            let order = store_order(&demoted, spread, pending.id);
-            fetches.push(fetch(stores, order, pending.cid, pending.id));
-        }
+        let Some(&next) = frame.queued.front() else {
+            // Unreachable: the deepest node left has a child on its way.
+            return Err(Error::malformed("verified read", "no block in flight"));
+        };
         let Some(outcome) = ready.remove(&next.id) else {
             let Some((id, outcome, failed)) = fetches.next().await else {
                 // Unreachable: the next node is always ready or in flight.
@@ -292,28 +410,29 @@ pub(crate) async fn read_with<S: Transport>(
         // A later block's failure surfaces only when that block's turn comes, so every
         // byte before it is written first.
         let (block, store) = outcome?;
-        stack.pop();
+        if let Some(frame) = stack.last_mut() {
+            frame.queued.pop_front();
+        }
         read.served.push(Served {
             cid: next.cid,
             store,
             len: block.len() as u64,
         });
-        let node = FileNode::decode(&block)?;
-        let end = match next.expected {
-            Some(size) if size != node.file_size() => {
+        let node = FileLinks::decode(&block)?;
+        match next.expected {
+            Some(size) if size != node.file_size => {
                 return Err(Error::malformed(
                     "UnixFS file",
                     format!(
                         "{} holds {} bytes but its parent says {size}",
-                        next.cid,
-                        node.file_size()
+                        next.cid, node.file_size
                     ),
                 ));
             }
-            Some(_) => read.end.unwrap_or(0),
-            None => resolve_range(read, node.file_size())?,
-        };
-        let data = node.data();
+            Some(_) => {}
+            None => end = resolve_range(read, node.file_size)?,
+        }
+        let data = &node.data;
         let data_end = next.offset.saturating_add(data.len() as u64);
         if data_end > read.position && next.offset < end {
             let from = read.position.max(next.offset) - next.offset;
@@ -324,9 +443,12 @@ pub(crate) async fn read_with<S: Transport>(
                 .map_err(|e| Error::io("writing the file read", e))?;
             read.position = next.offset + to;
         }
-        if !node.children().is_empty() && next.depth > MAX_DEPTH {
-            // Every node on the path holds its pending children: a bound on the path
-            // bounds them.
+        if node.links.count() == 0 {
+            continue;
+        }
+        if next.depth > MAX_DEPTH {
+            // Every node on the path is held while its children are read: a bound on
+            // the path bounds them.
             return Err(Error::malformed(
                 "UnixFS file",
                 format!(
@@ -335,23 +457,16 @@ pub(crate) async fn read_with<S: Transport>(
                 ),
             ));
         }
-        let mut child_off = data_end;
-        let mut wanted = Vec::new();
-        for child in node.children() {
-            let child_end = child_off.saturating_add(child.file_size());
-            if child_end > read.position && child_off < end {
-                wanted.push(Pending {
-                    cid: *child.cid(),
-                    offset: child_off,
-                    expected: Some(child.file_size()),
-                    id: next_id,
-                    depth: next.depth + 1,
-                });
-                next_id += 1;
-            }
-            child_off = child_end;
-        }
-        stack.extend(wanted.into_iter().rev());
+        stack.push(Frame {
+            queued: VecDeque::new(),
+            rest: Some(Links {
+                links: node.links,
+                sizes: node.blocksizes,
+                next: 0,
+                offset: data_end,
+                depth: next.depth + 1,
+            }),
+        });
     }
     out.flush()
         .await

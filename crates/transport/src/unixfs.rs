@@ -5,7 +5,7 @@ use std::mem;
 use bytes::Bytes;
 use dataseal_base::{Cid, codec};
 
-use crate::dagpb::{self, Field, PbNode, next_field};
+use crate::dagpb::{self, Field, LinkCursor, next_field};
 use crate::{Block, Error};
 
 /// The most links one internal node holds, as in Kubo's and js-ipfs's balanced layout.
@@ -452,23 +452,21 @@ impl FileNode {
     }
 
     fn decode_pb(bytes: &Bytes) -> Result<Self, Error> {
-        let node = PbNode::decode(bytes)?;
-        let raw = node
-            .data
-            .ok_or_else(|| Error::malformed(UNIXFS, "dag-pb node without UnixFS data"))?;
-        let unixfs = UnixfsData::decode(&raw)?;
-        let file_size = unixfs.check_file(node.links.len())?;
-        let children = node
-            .links
-            .iter()
-            .zip(&unixfs.blocksizes)
-            .map(|(link, &size)| Child {
-                cid: link.cid,
-                file_size: size,
-            })
-            .collect();
+        let FileLinks {
+            data,
+            mut links,
+            blocksizes,
+            file_size,
+        } = FileLinks::decode_pb(bytes)?;
+        let mut children = Vec::with_capacity(blocksizes.len());
+        for file_size in blocksizes {
+            let Some(cid) = links.next_link()? else {
+                break;
+            };
+            children.push(Child { cid, file_size });
+        }
         Ok(Self {
-            data: unixfs.data.unwrap_or_default(),
+            data,
             children,
             file_size,
         })
@@ -490,6 +488,60 @@ impl FileNode {
     #[must_use]
     pub fn file_size(&self) -> u64 {
         self.file_size
+    }
+}
+
+/// A block of a UnixFS file decoded for a lazy walk: checked as [`FileNode::decode`]
+/// checks it, but with its links left in the block, read one at a time as the walk
+/// reaches them. What it holds is within a constant factor of the block's length,
+/// however many links the block holds.
+#[derive(Debug)]
+pub(crate) struct FileLinks {
+    /// The file bytes held in the block itself (all of a raw leaf's bytes).
+    pub(crate) data: Bytes,
+    /// The links, not yet read (none for a raw leaf).
+    pub(crate) links: LinkCursor,
+    /// The bytes under each link, one entry per link, in order.
+    pub(crate) blocksizes: Vec<u64>,
+    /// The bytes under the block, its own data included.
+    pub(crate) file_size: u64,
+}
+
+impl FileLinks {
+    /// Decodes a block of a UnixFS file, as [`FileNode::decode`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`FileNode::decode`].
+    pub(crate) fn decode(block: &Block) -> Result<Self, Error> {
+        let bytes = block.data();
+        match block.cid().codec() {
+            codec::RAW => Ok(Self {
+                data: bytes.clone(),
+                links: LinkCursor::new(Bytes::new())?.0,
+                blocksizes: Vec::new(),
+                file_size: bytes.len() as u64,
+            }),
+            codec::DAG_PB => Self::decode_pb(bytes),
+            other => Err(Error::malformed(
+                UNIXFS,
+                format!("codec 0x{other:x} is neither raw nor dag-pb"),
+            )),
+        }
+    }
+
+    fn decode_pb(bytes: &Bytes) -> Result<Self, Error> {
+        let (links, data) = LinkCursor::new(bytes.clone())?;
+        let raw =
+            data.ok_or_else(|| Error::malformed(UNIXFS, "dag-pb node without UnixFS data"))?;
+        let unixfs = UnixfsData::decode(&raw)?;
+        let file_size = unixfs.check_file(links.count())?;
+        Ok(Self {
+            data: unixfs.data.unwrap_or_default(),
+            links,
+            blocksizes: unixfs.blocksizes,
+            file_size,
+        })
     }
 }
 

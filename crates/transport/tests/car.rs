@@ -89,7 +89,8 @@ async fn completeness_is_checked_on_request() {
         read_all(&car, true).await,
         Err(Error::Incomplete { .. })
     ));
-    // No roots: trivially complete. Duplicated blocks are fine.
+    // No roots: complete, since every block linked is in the file. Duplicated blocks
+    // are fine.
     let mut twice = file.blocks.clone();
     twice.extend(file.blocks.clone());
     let car = car_of(&[], &twice).await;

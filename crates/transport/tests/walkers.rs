@@ -1,7 +1,8 @@
-//! The DAG walkers (CAR export, completeness checks behind `pin`, `upload`, the CAR
-//! reader's completeness check) against hostile DAGs: one child linked 20,000 times at two
-//! levels, declared sizes that do not add up, leaves said to be huge, DAGs deeper than any
-//! importer makes. Each is walked or refused in bounded memory and time, never a panic.
+//! The DAG walkers (CAR export, completeness checks behind `pin`, `upload`, the verified
+//! reader, the CAR reader's completeness check) against hostile DAGs: one child linked
+//! 20,000 times at two levels, declared sizes that do not add up, leaves said to be huge,
+//! DAGs deeper than any importer makes. Each is walked or refused in bounded memory and
+//! time, never a panic.
 
 #![allow(
     clippy::unwrap_used,
@@ -18,8 +19,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use dataseal_transport::conformance::pattern;
 use dataseal_transport::{
-    Block, BlockStat, CarReader, Cid, DirStore, Error, ImportParams, MemoryStore, Profile,
-    Transport, VerifiedRead, import_bytes, upload,
+    Block, BlockStat, CarReader, Cid, DirStore, Error, ImportParams, MAX_BLOCK_LEN, MemoryStore,
+    Profile, Transport, VerifiedRead, import_bytes, upload,
 };
 
 use dataseal_transport::fuzzing::{file_node, plain_node};
@@ -182,6 +183,131 @@ async fn the_repeated_child_dag_is_walked_once_by_every_walker() {
     if let Some(peak) = peak_rss() {
         assert!(peak < 1 << 30, "peak resident memory {peak} bytes");
     }
+}
+
+#[tokio::test]
+async fn the_verified_reader_walks_huge_nodes_lazily_and_skips_empty_children() {
+    let started = Instant::now();
+    let empty = Block::raw(&b""[..]);
+    let x = Block::raw(&b"x"[..]);
+    // A node of 20,000 links to one empty leaf: it holds no bytes.
+    let hollow = file_node(&vec![(*empty.cid(), 0); 20_000], None);
+    // A byte, 20,000 links to that node, a byte: 4·10^8 paths to the empty leaf, between
+    // the two bytes of the file.
+    let mut children = vec![(*x.cid(), 1)];
+    children.extend(vec![(*hollow.cid(), 0); 20_000]);
+    children.push((*x.cid(), 1));
+    let root = file_node(&children, None);
+    assert!(root.len() < MAX_BLOCK_LEN && hollow.len() < MAX_BLOCK_LEN);
+    let store = store_with(&[&empty, &x, &hollow, &root]).await;
+    for window in [1, 2, 8, 64] {
+        let before = store.gets();
+        let mut read = VerifiedRead::new(*root.cid()).window(window);
+        let mut out = Vec::new();
+        read.run(&[&store], &mut out).await.unwrap();
+        assert_eq!(out, b"xx", "window {window}");
+        // The root and the two bytes: the node holding none is never fetched.
+        assert_eq!(store.gets() - before, 3, "window {window}");
+        let served: Vec<Cid> = read.served().iter().map(|s| s.cid).collect();
+        assert_eq!(served, [*root.cid(), *x.cid(), *x.cid()]);
+    }
+    // A range holding the second byte only.
+    let mut read = VerifiedRead::range(*root.cid(), 1, 1);
+    let mut out = Vec::new();
+    read.run(&[&store], &mut out).await.unwrap();
+    assert_eq!(out, b"x");
+    assert_eq!(read.served().len(), 2);
+    // `cat` reads the same way.
+    let mut out = Vec::new();
+    store.cat(root.cid(), &mut out).await.unwrap();
+    assert_eq!(out, b"xx");
+
+    // A node holding one byte under 100 empty children, linked 5,000 times: every copy
+    // is read (each holds a byte of the file), its empty children never.
+    let mut children = vec![(*empty.cid(), 0); 100];
+    children.push((*x.cid(), 1));
+    let small = file_node(&children, None);
+    let wide = file_node(&vec![(*small.cid(), 1); 5_000], None);
+    let store = store_with(&[&empty, &x, &small, &wide]).await;
+    for window in [1, 16] {
+        let before = store.gets();
+        let mut read = VerifiedRead::new(*wide.cid()).window(window);
+        let mut out = Vec::new();
+        read.run(&[&store], &mut out).await.unwrap();
+        assert!(out.len() == 5_000 && out.iter().all(|&b| b == b'x'));
+        assert_eq!(store.gets() - before, 1 + 2 * 5_000, "window {window}");
+        assert_eq!(read.served().len(), 1 + 2 * 5_000);
+    }
+    // A range starting deep into it reads only the nodes it needs.
+    let mut read = VerifiedRead::range(*wide.cid(), 4_990, 10);
+    let mut out = Vec::new();
+    read.run(&[&store], &mut out).await.unwrap();
+    assert_eq!(out, [b'x'; 10]);
+    assert_eq!(read.served().len(), 1 + 2 * 10);
+
+    // Sizes are still checked on every block read: a node said to hold a byte it lacks.
+    let lying = file_node(&[(*x.cid(), 1), (*hollow.cid(), 1)], None);
+    let store = store_with(&[&empty, &x, &hollow, &lying]).await;
+    let read = VerifiedRead::new(*lying.cid())
+        .run(&[&store], &mut Vec::new())
+        .await;
+    assert!(is_malformed(&read), "{read:?}");
+
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    if let Some(peak) = peak_rss() {
+        assert!(peak < 1 << 30, "peak resident memory {peak} bytes");
+    }
+}
+
+#[tokio::test]
+async fn the_car_completeness_check_holds_each_cid_once() {
+    let started = Instant::now();
+    // The repeated-child DAG: 40,000 links, three distinct blocks.
+    let empty = Block::raw(&b""[..]);
+    let child = file_node(&vec![(*empty.cid(), 0); 20_000], None);
+    let root = file_node(&vec![(*child.cid(), 0); 20_000], None);
+    let car_of = |blocks: Vec<&Block>| {
+        let blocks: Vec<Block> = blocks.into_iter().cloned().collect();
+        let root = *root.cid();
+        async move {
+            let mut writer = dataseal_transport::CarWriter::new(Vec::new(), &[root])
+                .await
+                .unwrap();
+            for block in &blocks {
+                writer.write(block).await.unwrap();
+            }
+            writer.finish().await.unwrap()
+        }
+    };
+    // Root first, children first, blocks repeated: complete.
+    for blocks in [
+        vec![&root, &child, &empty],
+        vec![&empty, &child, &root],
+        vec![&root, &child, &root, &child, &empty],
+    ] {
+        let n = blocks.len();
+        assert_eq!(read_car(&car_of(blocks).await).await.unwrap().len(), n);
+    }
+    // A block missing: named.
+    for (blocks, missing) in [
+        (vec![&root, &child], &empty),
+        (vec![&root, &empty], &child),
+        (vec![&child, &empty], &root),
+    ] {
+        match read_car(&car_of(blocks).await).await {
+            Err(Error::Incomplete { missing: m }) => assert_eq!(m, *missing.cid()),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
