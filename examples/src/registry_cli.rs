@@ -18,8 +18,7 @@ use dataseal_registry::{
 use serde_json::{Value, json};
 
 use crate::manifest_cli::{manifest_exit_code, read_document, trust_policy};
-use crate::policy_cli::{EXIT_BLOCKED, EXIT_DENIED};
-use crate::{EXIT_USAGE, EXIT_VERIFY, Failure, show};
+use crate::{Failure, show};
 
 /// Exit code: the registry could not be reached or used.
 pub const EXIT_UNAVAILABLE: u8 = 5;
@@ -37,26 +36,7 @@ const DEFAULT_DIR: &str = ".dataseal";
 /// that cannot be reached, stays busy or cannot be migrated.
 #[must_use]
 pub fn exit_code(err: &Error) -> u8 {
-    match err {
-        Error::Held { .. } => EXIT_BLOCKED,
-        Error::WrongRole { .. } => EXIT_DENIED,
-        Error::Corrupt(_) | Error::CheckpointRollback { .. } | Error::CheckpointMismatch(_) => {
-            EXIT_VERIFY
-        }
-        Error::Database(_) | Error::Busy(_) | Error::Migrate(_) => EXIT_UNAVAILABLE,
-        Error::InvalidUrl { .. }
-        | Error::InvalidInput { .. }
-        | Error::Missing(_)
-        | Error::UnknownVersion(_)
-        | Error::AlreadyRegistered(_)
-        | Error::IllegalTransition { .. }
-        | Error::StateMismatch { .. }
-        | Error::UnknownHold(_)
-        | Error::HoldNotActive(_) => EXIT_USAGE,
-        // `Error` is non-exhaustive: a new refusal is malformed input until it is given a
-        // code of its own here.
-        _ => EXIT_USAGE,
-    }
+    dataseal::ErrorKind::from(err).exit_code()
 }
 
 fn failure(err: &Error) -> Failure {
@@ -159,10 +139,41 @@ pub enum RegistryCommand {
         #[command(subcommand)]
         command: CheckpointCommand,
     },
+    /// Sign an approval of a version as its data owner or a compliance reviewer (run by
+    /// the approver, with their own key); prints the approval (DSSE JSON) on stdout.
+    ApprovalSign {
+        /// The approver's Ed25519 private key (PKCS#8 PEM).
+        #[arg(long, value_name = "signing.key")]
+        key: PathBuf,
+        /// Who approves (a user id).
+        #[arg(long, value_name = "USER")]
+        approver: String,
+        /// In which capacity: data-owner or compliance.
+        #[arg(long = "as-role", value_name = "ROLE")]
+        role: String,
+        /// The version's manifest CID.
+        cid: String,
+    },
+    /// Record a signed approval, verified together with those already kept: signed by
+    /// a key trusted for the approver and role it names, at most one per role, by two
+    /// different people, never by the uploader. Once the data owner and compliance both
+    /// approved, a quarantined version moves to approved.
+    Approve {
+        /// An approver key the registry trusts: KEY.pub=ROLE:USER with ROLE data-owner or
+        /// compliance; repeatable.
+        #[arg(long = "approver", value_name = "KEY.pub=ROLE:USER", required = true)]
+        approvers: Vec<String>,
+        /// The approval (DSSE JSON).
+        approval: PathBuf,
+    },
     /// Erase a version by crypto-shredding: mark it erased (refused under a legal hold,
     /// exit 4), destroy its key in the key broker, unpin its envelope and objects on
     /// every store, and write a signed erasure receipt the registry keeps too.
     Erase(Box<EraseArgs>),
+    /// The retention sweep: carry out the on-expiry action of every version past its
+    /// retention that no hold covers (delete → erase with a receipt, archive →
+    /// archived, anonymise and review → expired); prints what it did to each.
+    Sweep(Box<SweepArgs>),
     /// Erasure receipts.
     Receipt {
         /// The operation.
@@ -209,6 +220,36 @@ pub struct EraseArgs {
     /// Who, in which role, why (the time is now).
     #[command(flatten)]
     change: ChangeArgs,
+}
+
+/// `dataseal registry sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Where the versions' blocks are pinned.
+    #[command(flatten)]
+    stores: crate::stories_cli::StoreArgs,
+    /// The keys trusted to sign manifests (each envelope names its on-expiry action).
+    #[command(flatten)]
+    trust: crate::stories_cli::TrustArgs,
+    /// The key broker's directory (sealed version keys).
+    #[arg(long, value_name = "DIR", default_value = ".dataseal/keys")]
+    keys_dir: PathBuf,
+    /// The Ed25519 key (PKCS#8 PEM) erasure receipts are signed with.
+    #[arg(long, value_name = "signing.key")]
+    key: PathBuf,
+    /// Where to write the erasure receipts, one RECEIPT-CID.json per erased version.
+    #[arg(long, value_name = "DIR", default_value = ".dataseal/receipts")]
+    receipts: PathBuf,
+    /// Who sweeps, in which role, and as of when (`--at`, default now); the reason is
+    /// the on-expiry action.
+    #[arg(long = "as", value_name = "PRINCIPAL")]
+    principal: String,
+    /// The role the sweeper acts in.
+    #[arg(long, value_name = "ROLE")]
+    role: String,
+    /// Sweep as of this time instead of now (RFC 3339, UTC).
+    #[arg(long, value_name = "RFC3339")]
+    at: Option<String>,
 }
 
 /// `dataseal registry receipt …`.
@@ -594,6 +635,17 @@ impl RegistryArgs {
 pub fn run(args: &RegistryArgs, json: bool) -> Result<(), Failure> {
     match &args.command {
         RegistryCommand::Erase(e) => erase(args, e, json),
+        RegistryCommand::Sweep(a) => sweep(args, a, json),
+        RegistryCommand::ApprovalSign {
+            key,
+            approver,
+            role,
+            cid,
+        } => approval_sign(key, approver, role, cid),
+        RegistryCommand::Approve {
+            approvers,
+            approval,
+        } => approve(args, approvers, approval, json),
         RegistryCommand::Receipt {
             command: ReceiptCommand::Verify { trust, receipt },
         } => verify_receipt(trust, receipt, json),
@@ -603,6 +655,144 @@ pub fn run(args: &RegistryArgs, json: bool) -> Result<(), Failure> {
 
 fn facade_failure(e: &dataseal::Error) -> Failure {
     Failure::new(e.exit_code(), e.to_string())
+}
+
+fn approval_sign(
+    key: &std::path::Path,
+    approver: &str,
+    role: &str,
+    cid: &str,
+) -> Result<(), Failure> {
+    let cid = parse_cid("CID", cid)?;
+    let statement = dataseal::policy::ApprovalStatement {
+        approver: approver
+            .parse()
+            .map_err(|e| Failure::usage(format!("--approver: {e}")))?,
+        cid,
+        role: role
+            .parse()
+            .map_err(|e| Failure::usage(format!("--as-role: {e}")))?,
+        time: Timestamp::now(),
+    };
+    let key = crate::manifest_cli::read_signing_key(key)?;
+    let approval = dataseal::policy::Approval::sign(&statement, &key)
+        .map_err(|e| Failure::usage(format!("signing the approval: {e}")))?;
+    emit(false, &Value::Null, &[approval.to_json()])
+}
+
+fn open_sync(args: &RegistryArgs) -> Result<dataseal::SyncRegistry, Failure> {
+    let url = args.registry.as_deref().unwrap_or(DEFAULT_REGISTRY);
+    let options = OpenOptions::new()
+        .create(false)
+        .connect_timeout(Duration::from_secs(u64::from(args.connect_timeout)));
+    dataseal::SyncRegistry::open_with(url, &options).map_err(|e| facade_failure(&e))
+}
+
+fn approve(
+    args: &RegistryArgs,
+    approvers: &[String],
+    path: &std::path::Path,
+    json: bool,
+) -> Result<(), Failure> {
+    let mut verifier = dataseal::policy::ApprovalVerifier::new();
+    for spec in approvers {
+        let (key, user, role) = crate::policy_cli::approver(spec)?;
+        verifier = verifier.trust(key, user, role);
+    }
+    let approval = dataseal::policy::Approval::from_json(&read_document(path)?)
+        .map_err(|e| Failure::usage(format!("{}: {e}", show(path))))?;
+    let registry = open_sync(args)?;
+    let approved = registry
+        .approve(&approval, &verifier, Timestamp::now())
+        .map_err(|e| facade_failure(&e))?;
+    let cid = approval.statement_unverified().cid;
+    let owner = approved.approvals.data_owner().map(ToString::to_string);
+    let reviewer = approved
+        .approvals
+        .compliance_reviewer()
+        .map(ToString::to_string);
+    say(&format!(
+        "{cid}: approved by the data owner {} and compliance {}; now {}",
+        owner.as_deref().unwrap_or("(not yet)"),
+        reviewer.as_deref().unwrap_or("(not yet)"),
+        approved.state
+    ));
+    let doc = json!({
+        "cid": cid.to_string(),
+        "dataOwner": owner,
+        "compliance": reviewer,
+        "state": approved.state.as_str(),
+    });
+    emit(json, &doc, &[approved.state.as_str().to_owned()])
+}
+
+fn sweep(args: &RegistryArgs, a: &SweepArgs, json: bool) -> Result<(), Failure> {
+    let principal = parse_principal(&a.principal)?;
+    let role: Role = a
+        .role
+        .parse()
+        .map_err(|e| Failure::usage(format!("--role: {e}")))?;
+    let at = parse_time("--at", a.at.as_deref())?;
+    let trust = a.trust.policy()?;
+    let signer = crate::manifest_cli::read_signing_key(&a.key)?;
+    let mut providers = a.stores.open(false)?;
+    let catalog = dataseal::DirCatalog::new(a.stores.catalog());
+    let broker = dataseal::FileBroker::new(&a.keys_dir);
+    let registry = open_sync(args)?;
+    let report = dataseal::Sweep::new(trust, Actor { principal, role })
+        .run(
+            &registry,
+            &[&broker as &dyn dataseal::KeyBroker],
+            &mut providers,
+            &catalog,
+            &signer,
+            at,
+        )
+        .map_err(|e| facade_failure(&e))?;
+    let mut lines = Vec::with_capacity(report.len());
+    let mut docs = Vec::with_capacity(report.len());
+    let mut failed = 0;
+    for s in &report {
+        let action = serde_json::to_value(s.on_expiry)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        match &s.outcome {
+            Ok((state, receipt)) => {
+                let mut receipt_path = None;
+                if let Some((envelope, _)) = receipt {
+                    fs::create_dir_all(&a.receipts).map_err(|e| {
+                        Failure::io(format!("cannot create {}", show(&a.receipts)), &e)
+                    })?;
+                    let path = a.receipts.join(format!("RECEIPT-{}.json", s.cid));
+                    let mut file = crate::AtomicFile::create(&path, false)?;
+                    file.write_all(format!("{}\n", envelope.to_json()).as_bytes())?;
+                    file.commit()?;
+                    receipt_path = Some(show(&path));
+                }
+                lines.push(format!("{} {action}: {state}", s.cid));
+                docs.push(json!({"cid": s.cid.to_string(), "onExpiry": action,
+                                 "state": state.as_str(), "receipt": receipt_path}));
+            }
+            Err(why) => {
+                failed += 1;
+                lines.push(format!("{} {action}: failed: {why}", s.cid));
+                docs.push(json!({"cid": s.cid.to_string(), "onExpiry": action, "error": why}));
+            }
+        }
+    }
+    say(&format!(
+        "swept {} version(s) past retention, {failed} failed",
+        report.len()
+    ));
+    emit(json, &json!({"at": at.to_string(), "swept": docs}), &lines)?;
+    if failed > 0 {
+        return Err(Failure::new(
+            EXIT_UNAVAILABLE,
+            format!("{failed} version(s) could not be swept: run the sweep again"),
+        ));
+    }
+    Ok(())
 }
 
 fn erase(args: &RegistryArgs, e: &EraseArgs, json: bool) -> Result<(), Failure> {
@@ -673,8 +863,12 @@ fn read_json(r: &dataseal::registry::ReadRecord) -> Value {
 
 async fn run_async(args: &RegistryArgs, json: bool) -> Result<(), Failure> {
     match &args.command {
-        RegistryCommand::Erase(_) | RegistryCommand::Receipt { .. } => Err(Failure::usage(
-            "erase and receipt run outside the async runtime".to_owned(),
+        RegistryCommand::Erase(_)
+        | RegistryCommand::Sweep(_)
+        | RegistryCommand::Receipt { .. }
+        | RegistryCommand::ApprovalSign { .. }
+        | RegistryCommand::Approve { .. } => Err(Failure::usage(
+            "this command runs outside the async runtime".to_owned(),
         )),
         RegistryCommand::Reads { version, source } => {
             let registry = args.open(false).await?;
@@ -1123,6 +1317,7 @@ mod tests {
 
     #[test]
     fn hold_ids() {
+        use crate::EXIT_USAGE;
         assert_eq!(parse_hold("hold-7").unwrap(), HoldId::new(7));
         assert_eq!(parse_hold("12").unwrap(), HoldId::new(12));
         for bad in [
@@ -1134,6 +1329,8 @@ mod tests {
 
     #[test]
     fn codes() {
+        use crate::EXIT_USAGE;
+        use crate::policy_cli::EXIT_BLOCKED;
         let cid = Cid::raw_sha256(b"x");
         assert_eq!(exit_code(&Error::UnknownVersion(cid)), EXIT_USAGE);
         assert_eq!(

@@ -469,21 +469,69 @@ fn the_registry_in_the_loop_from_the_command_line() {
     let o = fetch("out-quarantined");
     assert_eq!(code(&o), 3, "{}", err(&o));
     assert!(!w.p("out-quarantined").exists());
-    for to in ["approved", "published"] {
+    // Two signed approvals, by two people in two roles, move it to approved; the
+    // uploader's own is refused (3) and not kept.
+    let owner_spec = format!("{}=data-owner:olivia", w.s("grants/signing.pub"));
+    let compliance_spec = format!("{}=compliance:carol", w.s("compliance/signing.pub"));
+    let uploader_spec = format!("{}=data-owner:ulrich", w.s("publisher/signing.pub"));
+    let sign = |key: &str, who: &str, role: &str, file: &str| {
         let o = reg(&[
-            "transition",
-            "--to",
-            to,
+            "approval-sign",
+            "--key",
+            &w.s(&format!("{key}/signing.key")),
+            "--approver",
+            who,
+            "--as-role",
+            role,
             &cid,
-            "--as",
-            "user:olivia",
-            "--role",
-            "data-owner",
-            "--reason",
-            "reviewed",
         ]);
         assert_eq!(code(&o), 0, "{}", err(&o));
-    }
+        fs::write(w.p(file), stdout(&o)).unwrap();
+        w.s(file)
+    };
+    let approve = |file: &str| {
+        reg(&[
+            "approve",
+            "--approver",
+            &owner_spec,
+            "--approver",
+            &compliance_spec,
+            "--approver",
+            &uploader_spec,
+            file,
+        ])
+    };
+    let o = approve(&sign(
+        "publisher",
+        "ulrich",
+        "data-owner",
+        "by-uploader.json",
+    ));
+    assert_eq!(code(&o), 3, "{}", err(&o));
+    let o = approve(&sign("grants", "olivia", "data-owner", "by-owner.json"));
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(stdout(&o).trim(), "quarantined");
+    let o = approve(&sign(
+        "compliance",
+        "carol",
+        "compliance",
+        "by-compliance.json",
+    ));
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(stdout(&o).trim(), "approved");
+    let o = reg(&[
+        "transition",
+        "--to",
+        "published",
+        &cid,
+        "--as",
+        "user:olivia",
+        "--role",
+        "data-owner",
+        "--reason",
+        "release",
+    ]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
     let o = fetch("out");
     assert_eq!(code(&o), 0, "{}", err(&o));
     assert_eq!(fs::read(w.p("out/train/a.bin")).unwrap(), bytes(1, 150_000));

@@ -150,7 +150,7 @@ impl Error {
             Self::Node { source, .. } => node_kind(source),
             Self::Manifest { source, .. } => manifest_kind(source),
             Self::Policy { source, .. } => policy_kind(source),
-            Self::Registry { source, .. } => registry_kind(source),
+            Self::Registry { source, .. } => ErrorKind::from(&**source),
         }
     }
 
@@ -275,19 +275,22 @@ fn policy_kind(_: &dataseal_policy::Error) -> ErrorKind {
     ErrorKind::Invalid
 }
 
-/// 4 for a change a legal hold refuses; 3 for a hold lifted in the wrong role; 1 for
-/// stored data that does not parse or a rolled-back checkpoint; 5 for a database that
-/// cannot be reached, stays busy or cannot be migrated; 2 for everything else (malformed
-/// input, unknown versions and holds, transitions the table forbids).
-fn registry_kind(e: &dataseal_registry::Error) -> ErrorKind {
-    use dataseal_registry::Error as E;
-    match e {
-        E::Held { .. } => ErrorKind::Blocked,
-        E::WrongRole { .. } => ErrorKind::Denied,
-        E::Corrupt(_) | E::CheckpointRollback { .. } | E::CheckpointMismatch(_) => {
-            ErrorKind::Verification
+/// The class of a registry error: 4 for a change a legal hold refuses; 3 for a hold
+/// lifted in the wrong role; 1 for stored data that does not parse or a rolled-back
+/// checkpoint; 5 for a database that cannot be reached, stays busy or cannot be
+/// migrated; 2 for everything else (malformed input, unknown versions and holds,
+/// transitions the table forbids).
+impl From<&dataseal_registry::Error> for ErrorKind {
+    fn from(e: &dataseal_registry::Error) -> Self {
+        use dataseal_registry::Error as E;
+        match e {
+            E::Held { .. } => Self::Blocked,
+            E::WrongRole { .. } => Self::Denied,
+            E::Corrupt(_) | E::CheckpointRollback { .. } | E::CheckpointMismatch(_) => {
+                Self::Verification
+            }
+            E::Database(_) | E::Busy(_) | E::Migrate(_) => Self::Unavailable,
+            _ => Self::Invalid,
         }
-        E::Database(_) | E::Busy(_) | E::Migrate(_) => ErrorKind::Unavailable,
-        _ => ErrorKind::Invalid,
     }
 }

@@ -54,8 +54,10 @@ pub struct Gate<'a> {
     /// version). With one, the version's record (owner, organisation, uploader, state
     /// from its lifecycle, holds and consent) comes from the registry, replacing any in
     /// the entities; a version it does not know is denied, an erased one refused before
-    /// any block is read, a grant it lists as revoked refused, and every completed read
-    /// is recorded with its receipt.
+    /// any block is read, a grant it lists as revoked refused, the signed approvals it
+    /// keeps presented with the request's own when [`Gate::approvals`] trusts approver
+    /// keys (and verified like them), and every
+    /// completed read is recorded with its receipt.
     pub registry: Option<&'a SyncRegistry>,
 }
 
@@ -532,9 +534,21 @@ impl Fetch {
             self.region.clone(),
             now,
         );
+        let mut approvals = self.approvals.clone();
+        if let (Some(registry), Some(approvers)) = (gate.registry, gate.approvals)
+            && !approvers.is_empty()
+        {
+            // The approvals the registry keeps count as presented (each once), when the
+            // gate trusts approver keys to verify them with.
+            for kept in registry.approvals(&self.manifest)? {
+                if !approvals.contains(&kept) {
+                    approvals.push(kept);
+                }
+            }
+        }
         let presented = Presented {
             grant: self.grant.clone(),
-            approvals: self.approvals.clone(),
+            approvals,
         };
         let decision = gate.decide_presented(request, &presented, now)?;
         let release = Release::new(&self.manifest, &decision).ok_or_else(|| Error::Denied {

@@ -31,7 +31,10 @@ pub use fsutil::AtomicFile;
 pub use meta::DatasetMeta;
 pub use publish::{PlacedObject, Publish, Published};
 pub use quarantine::{Problem, Quarantine, QuarantineReport, SourceFile};
-pub use records::{ERASURE_PAYLOAD_TYPE, Erase, ErasureReceipt, SyncRegistry, UnpinnedStore};
+pub use records::{
+    Approved, ERASURE_PAYLOAD_TYPE, Erase, ErasureReceipt, Sweep, Swept, SyncRegistry,
+    UnpinnedStore,
+};
 pub use rules::{ClassRule, PlacementRules, RegionRule, region_within};
 pub use store::{Provider, Store, StoreSpec};
 pub use verify::{ObjectReplicas, Repair, RepairReport, RepairedObject, Verify, VerifyReport};

@@ -6,7 +6,8 @@ use std::future::Future;
 
 use dataseal_base::dsse::{Envelope, TrustPolicy};
 use dataseal_base::{Cid, ProviderId, SigningKey, Timestamp};
-use dataseal_manifest::VerifiedManifest;
+use dataseal_manifest::{RetentionAction, VerifiedManifest};
+use dataseal_policy::{Approval, ApprovalError, ApprovalVerifier, VerifiedApprovals};
 use dataseal_registry::{
     Actor, Change, KnownVersion, LifecycleState, NewVersion, OpenOptions, Reason, Registry,
     Stewardship, VersionStatus,
@@ -106,6 +107,130 @@ impl SyncRegistry {
                 .register(&version, &Change::new(actor, reason, at)),
         )
         .map_err(|e| Error::registry(format!("registering {cid}"), e))
+    }
+}
+
+/// What [`SyncRegistry::approve`] leaves: the approvals now kept (verified together)
+/// and the version's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Approved {
+    /// The approvals kept for the version, verified together.
+    pub approvals: VerifiedApprovals,
+    /// Its lifecycle state afterwards (`approved` once both roles approved a quarantined
+    /// version).
+    pub state: LifecycleState,
+}
+
+impl SyncRegistry {
+    /// The signed approvals kept for `cid`, as parsed envelopes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Registry`] for an unknown version or a database failure;
+    /// [`Error::Verification`] for a stored envelope that no longer parses.
+    pub fn approvals(&self, cid: &Cid) -> Result<Vec<Approval>, Error> {
+        let stored = self
+            .block_on(self.registry.approval_envelopes(cid))
+            .map_err(|e| Error::registry(format!("reading the approvals of {cid}"), e))?;
+        stored
+            .iter()
+            .map(|bytes| {
+                Approval::from_json(bytes).map_err(|e| {
+                    Error::Verification(format!("an approval the registry keeps for {cid}: {e}"))
+                })
+            })
+            .collect()
+    }
+
+    /// Records a signed approval of a registered version, once it verifies together
+    /// with the approvals already kept: signed by a key `verifier` trusts for the
+    /// approver and role its statement names, for this version, not dated in the
+    /// future; at most one per role, by two different people; never by the version's
+    /// uploader. When the data owner's and compliance's approvals are both in and the
+    /// version is quarantined, it moves to `approved`, by the second approver in their
+    /// role. Nothing is recorded on any error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Verification`] for a signature no trusted approver key makes, or one
+    /// made by a key trusted for someone else; [`Error::Denied`] for the uploader's own
+    /// approval or a version registered without its uploader; [`Error::Invalid`] for
+    /// another version's approval, a second approval in one role or by one person, or
+    /// one dated in the future; [`Error::Registry`] for an unknown version, a state
+    /// the transition table does not let move to approved, or a database failure.
+    pub fn approve(
+        &self,
+        approval: &Approval,
+        verifier: &ApprovalVerifier,
+        now: Timestamp,
+    ) -> Result<Approved, Error> {
+        let statement = approval.statement_unverified();
+        let cid = statement.cid;
+        let Some(version) = known(self, &cid)? else {
+            return Err(Error::registry(
+                "approving",
+                dataseal_registry::Error::UnknownVersion(cid),
+            ));
+        };
+        let Some(stewardship) = &version.stewardship else {
+            return Err(Error::Denied {
+                reason: format!(
+                    "version {cid} was registered without its uploader: the uploader cannot be told apart from an approver"
+                ),
+            });
+        };
+        let mut all = self.approvals(&cid)?;
+        all.push(approval.clone());
+        let verified = verifier.verify(&all, &cid, now).map_err(|e| match e {
+            ApprovalError::BadSignature { .. } | ApprovalError::NotAuthorised { .. } => {
+                Error::Verification(e.to_string())
+            }
+            other => Error::Invalid(other.to_string()),
+        })?;
+        if statement.approver == stewardship.uploader {
+            return Err(Error::Denied {
+                reason: format!(
+                    "{} uploaded version {cid} and cannot approve it",
+                    statement.approver
+                ),
+            });
+        }
+        self.block_on(self.registry.record_approval_envelope(
+            &cid,
+            approval.to_json().as_bytes(),
+            now,
+        ))
+        .map_err(|e| Error::registry(format!("recording the approval of {cid}"), e))?;
+        let mut state = version.state;
+        if let (Some(owner), Some(reviewer)) =
+            (verified.data_owner(), verified.compliance_reviewer())
+            && state == LifecycleState::Quarantined
+        {
+            let role: dataseal_base::Role = statement
+                .role
+                .as_str()
+                .parse()
+                .map_err(|e| Error::Invalid(format!("approver role: {e}")))?;
+            let reason: Reason = format!(
+                "approved by the data owner {owner} and the compliance reviewer {reviewer}"
+            )
+            .parse()
+            .map_err(|e| Error::Invalid(format!("reason: {e}")))?;
+            let change = Change::new(Actor::user(statement.approver.clone(), role), reason, now);
+            self.block_on(self.registry.transition_from(
+                &cid,
+                LifecycleState::Quarantined,
+                LifecycleState::Approved,
+                &change,
+            ))
+            .map_err(|e| Error::registry(format!("approving {cid}"), e))?;
+            state = LifecycleState::Approved;
+        }
+        Ok(Approved {
+            approvals: verified,
+            state,
+        })
     }
 }
 
@@ -312,5 +437,130 @@ impl Erase {
             ))
             .map_err(|e| Error::registry(format!("keeping the erasure receipt of {cid}"), e))?;
         Ok((envelope, receipt))
+    }
+}
+
+/// What the retention sweep did to one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Swept {
+    /// The version.
+    pub cid: Cid,
+    /// The manifest's on-expiry action.
+    pub on_expiry: RetentionAction,
+    /// What came of it: the state the version moved to and, for an erasure, the signed
+    /// receipt (envelope and contents); or why it could not be done (the version is left
+    /// as it was, or erased with its erasure to finish by sweeping again).
+    pub outcome: Result<(LifecycleState, Option<(Envelope, ErasureReceipt)>), String>,
+}
+
+/// The retention sweep: every version whose retention has ended (by the registry's
+/// clock argument), that no legal hold covers and that is not yet expired, archived or
+/// erased, gets its manifest's on-expiry action carried out:
+///
+/// | on expiry | what the sweep does |
+/// |---|---|
+/// | `delete` | [`Erase`]: crypto-shredding, with a signed receipt |
+/// | `archive` | moves it to `archived` (to `expired` if it was never approved) |
+/// | `anonymise`, `review` | moves it to `expired` (no data action is allowed; a person decides what follows) |
+///
+/// One version failing does not stop the others; each outcome is reported.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    trust: TrustPolicy,
+    actor: Actor,
+}
+
+impl Sweep {
+    /// A sweep by `actor`; envelopes (for their on-expiry action) must verify against
+    /// `trust`.
+    #[must_use]
+    pub fn new(trust: TrustPolicy, actor: Actor) -> Self {
+        Self { trust, actor }
+    }
+
+    /// Runs the sweep as of `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Registry`] when the versions due cannot be listed; failures for single
+    /// versions are in their [`Swept::outcome`].
+    pub fn run(
+        &self,
+        registry: &SyncRegistry,
+        brokers: &[&dyn KeyBroker],
+        providers: &mut [Provider],
+        catalog: &dyn Catalog,
+        signer: &SigningKey,
+        now: Timestamp,
+    ) -> Result<Vec<Swept>, Error> {
+        let due = registry
+            .block_on(registry.registry().past_retention(now))
+            .map_err(|e| Error::registry("listing the versions past retention", e))?;
+        let mut out = Vec::with_capacity(due.len());
+        for cid in due {
+            let manifest = {
+                let rt = connect(providers)?;
+                resolve(&rt, &cid, None, catalog, providers, &self.trust, now)
+            };
+            let on_expiry = match manifest {
+                Ok(m) => m
+                    .manifest()
+                    .retention
+                    .as_ref()
+                    .map_or(RetentionAction::Review, |r| r.on_expiry),
+                Err(e) => {
+                    out.push(Swept {
+                        cid,
+                        on_expiry: RetentionAction::Review,
+                        outcome: Err(format!("reading its manifest: {e}")),
+                    });
+                    continue;
+                }
+            };
+            let reason: Reason = format!("retention ended; on expiry: {}", action_name(on_expiry))
+                .parse()
+                .map_err(|e| Error::Invalid(format!("reason: {e}")))?;
+            let outcome = match on_expiry {
+                RetentionAction::Delete => {
+                    Erase::new(cid, self.trust.clone(), self.actor.clone(), reason)
+                        .run(registry, brokers, providers, catalog, signer)
+                        .map(|signed| (LifecycleState::Erased, Some(signed)))
+                        .map_err(|e| e.to_string())
+                }
+                RetentionAction::Archive | RetentionAction::Anonymise | RetentionAction::Review => {
+                    // A version never approved cannot be archived: it expires.
+                    let archivable = on_expiry == RetentionAction::Archive
+                        && known(registry, &cid)?
+                            .is_some_and(|k| k.state.can_move_to(LifecycleState::Archived));
+                    let to = if archivable {
+                        LifecycleState::Archived
+                    } else {
+                        LifecycleState::Expired
+                    };
+                    let change = Change::new(self.actor.clone(), reason, now);
+                    registry
+                        .block_on(registry.registry().transition(&cid, to, &change))
+                        .map(|_| (to, None))
+                        .map_err(|e| e.to_string())
+                }
+            };
+            out.push(Swept {
+                cid,
+                on_expiry,
+                outcome,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The manifest's name of an on-expiry action.
+fn action_name(a: RetentionAction) -> &'static str {
+    match a {
+        RetentionAction::Delete => "delete",
+        RetentionAction::Anonymise => "anonymise",
+        RetentionAction::Review => "review",
+        RetentionAction::Archive => "archive",
     }
 }

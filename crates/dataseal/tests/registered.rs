@@ -226,6 +226,15 @@ fn erasure_shreds_the_key_unpins_and_signs_a_receipt() {
     );
     let broker = s.w.broker();
     let key_file = broker.key_path(&cid);
+    let run_erase = |s: &mut Setup| {
+        erase.run(
+            &s.registry,
+            &[&broker as &dyn KeyBroker],
+            &mut s.providers,
+            &s.w.catalog(),
+            &dpo,
+        )
+    };
     assert!(key_file.exists());
 
     // Under a legal hold, erasure is refused and nothing is destroyed.
@@ -237,15 +246,7 @@ fn erasure_shreds_the_key_unpins_and_signs_a_receipt() {
                 .place_hold(&HoldScope::Version(cid), &change("lee", "legal", "case 9")),
         )
         .unwrap();
-    let e = erase
-        .run(
-            &s.registry,
-            &[&broker as &dyn KeyBroker],
-            &mut s.providers,
-            &s.w.catalog(),
-            &dpo,
-        )
-        .unwrap_err();
+    let e = run_erase(&mut s).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Blocked, "{e}");
     assert!(key_file.exists());
     s.read("out-still").unwrap_err(); // held
@@ -257,15 +258,7 @@ fn erasure_shreds_the_key_unpins_and_signs_a_receipt() {
         )
         .unwrap();
 
-    let (envelope, receipt) = erase
-        .run(
-            &s.registry,
-            &[&broker as &dyn KeyBroker],
-            &mut s.providers,
-            &s.w.catalog(),
-            &dpo,
-        )
-        .unwrap();
+    let (envelope, receipt) = run_erase(&mut s).unwrap();
     // The key copy is gone: no release can open it.
     assert!(!key_file.exists());
     assert_eq!(receipt.keys_destroyed.len(), 1);
@@ -312,15 +305,7 @@ fn erasure_shreds_the_key_unpins_and_signs_a_receipt() {
     );
 
     // Erasing again is harmless: nothing left to destroy.
-    let (_, again) = erase
-        .run(
-            &s.registry,
-            &[&broker as &dyn KeyBroker],
-            &mut s.providers,
-            &s.w.catalog(),
-            &dpo,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, again) = run_erase(&mut s).unwrap_or_else(|e| panic!("{e}"));
     assert!(again.keys_destroyed.is_empty());
 
     // A fetch of the erased version is refused (4) before any block is read: with every
@@ -330,4 +315,284 @@ fn erasure_shreds_the_key_unpins_and_signs_a_receipt() {
     }
     let e = s.refused("out-erased", ErrorKind::Blocked);
     assert!(e.to_string().contains("erased"), "{e}");
+}
+
+#[test]
+fn dual_approval_through_the_registry() {
+    use dataseal::policy::{
+        Approval, ApprovalStatement, ApprovalVerifier, ApproverRole, AuditLog, EntityRef,
+        EntityStore, GrantVerifier, PolicyEngine,
+    };
+    let w = World::new();
+    let mut providers = w.providers(&["a", "b"]);
+    let mut meta = dataseal::DatasetMeta::from_json(META.as_bytes()).unwrap();
+    meta.sensitivity = Some(dataseal::Sensitivity::Restricted);
+    let published = w
+        .publish_meta(meta)
+        .run(&mut providers, &w.broker(), &w.catalog())
+        .unwrap();
+    let cid = published.manifest_cid;
+    let now = Timestamp::now();
+    let registry =
+        SyncRegistry::open(&format!("sqlite:{}", w.path("registry.db").display())).unwrap();
+    let verified = verify_envelope(&envelope_of(&published), &w.trust(), now).unwrap();
+    registry
+        .register_published(
+            &verified,
+            stewardship(),
+            actor("ulrich", "publisher"),
+            Reason::new("new version").unwrap(),
+            now,
+        )
+        .unwrap();
+
+    // The decision point knows tess (reads) and carol (compliance); the version's record
+    // comes from the registry.
+    let engine = PolicyEngine::with_defaults().unwrap();
+    let mut b = EntityStore::builder(&engine);
+    let group = EntityRef::Group("stories".parse().unwrap());
+    b.add_user(
+        &"tess".parse().unwrap(),
+        &[EntityRef::Role("trainer".parse().unwrap()), group.clone()],
+    )
+    .unwrap();
+    b.add_user(
+        &"carol".parse().unwrap(),
+        &[
+            EntityRef::Role("compliance-reviewer".parse().unwrap()),
+            group,
+        ],
+    )
+    .unwrap();
+    let entities = b.build().unwrap();
+    let key = || SigningKey::generate().unwrap();
+    let (olivia, carol, ulrich, mallory) = (key(), key(), key(), key());
+    let approvers = ApprovalVerifier::new()
+        .trust(
+            olivia.verifying_key(),
+            "olivia".parse().unwrap(),
+            ApproverRole::DataOwner,
+        )
+        .trust(
+            carol.verifying_key(),
+            "carol".parse().unwrap(),
+            ApproverRole::Compliance,
+        )
+        .trust(
+            ulrich.verifying_key(),
+            "ulrich".parse().unwrap(),
+            ApproverRole::DataOwner,
+        );
+    let verifier = GrantVerifier::new(30).trust(w.grant_key.verifying_key());
+    let audit = AuditLog::open(w.path("audit.jsonl"));
+    let gate = Gate {
+        engine: &engine,
+        entities: &entities,
+        verifier: &verifier,
+        audit: Some(&audit),
+        approvals: Some(&approvers),
+        registry: Some(&registry),
+    };
+    let approval = |key: &SigningKey, who: &str, role| {
+        Approval::sign(
+            &ApprovalStatement {
+                approver: who.parse().unwrap(),
+                cid,
+                role,
+                time: now,
+            },
+            key,
+        )
+        .unwrap()
+    };
+    let kept = || registry.approvals(&cid).unwrap().len();
+    let mut fetch = |out: &str| {
+        w.fetch(&published, "research")
+            .grant(w.grant(&published, "research", 900, Timestamp::now()))
+            .run(
+                &mut providers,
+                &w.catalog(),
+                &w.broker(),
+                &gate,
+                &w.path(out),
+            )
+    };
+    assert_eq!(
+        fetch("out-quarantined").unwrap_err().kind(),
+        ErrorKind::Denied
+    );
+
+    // Refused, and nothing recorded: the uploader, a forged signature, a key trusted
+    // for the other role.
+    let refusals = [
+        (
+            approval(&ulrich, "ulrich", ApproverRole::DataOwner),
+            ErrorKind::Denied,
+        ),
+        (
+            approval(&mallory, "olivia", ApproverRole::DataOwner),
+            ErrorKind::Verification,
+        ),
+        (
+            approval(&olivia, "olivia", ApproverRole::Compliance),
+            ErrorKind::Verification,
+        ),
+    ];
+    for (a, kind) in &refusals {
+        let e = registry.approve(a, &approvers, now).unwrap_err();
+        assert_eq!(e.kind(), *kind, "{e}");
+        assert_eq!(kept(), 0);
+    }
+
+    // The data owner: kept, still quarantined; the same role again is refused.
+    let first = registry
+        .approve(
+            &approval(&olivia, "olivia", ApproverRole::DataOwner),
+            &approvers,
+            now,
+        )
+        .unwrap();
+    assert_eq!(first.state, LifecycleState::Quarantined);
+    assert_eq!(
+        first.approvals.data_owner().map(ToString::to_string),
+        Some("olivia".to_owned())
+    );
+    let e = registry
+        .approve(
+            &approval(&olivia, "olivia", ApproverRole::DataOwner),
+            &approvers,
+            now,
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
+    assert_eq!(kept(), 1);
+
+    // Compliance: both in, the version moves to approved.
+    let second = registry
+        .approve(
+            &approval(&carol, "carol", ApproverRole::Compliance),
+            &approvers,
+            now,
+        )
+        .unwrap();
+    assert_eq!(second.state, LifecycleState::Approved);
+    let history = registry
+        .block_on(registry.registry().history(&cid))
+        .unwrap();
+    assert_eq!(history.last().unwrap().to, LifecycleState::Approved);
+    assert_eq!(history.last().unwrap().actor, actor("carol", "compliance"));
+
+    // Published, the version is read with the approvals the registry keeps: the job
+    // presents none.
+    registry
+        .block_on(registry.registry().transition(
+            &cid,
+            LifecycleState::Published,
+            &change("olivia", "data-owner", "release"),
+        ))
+        .unwrap();
+    fetch("out").unwrap();
+    assert_same_as_source(&w.path("out"));
+}
+
+#[test]
+fn the_retention_sweep_carries_out_each_on_expiry_action_and_skips_held_versions() {
+    use dataseal::manifest::RetentionAction;
+    let w = World::new();
+    let mut providers = w.providers(&["a", "b"]);
+    let registry =
+        SyncRegistry::open(&format!("sqlite:{}", w.path("registry.db").display())).unwrap();
+    let until = Timestamp::now().saturating_add_seconds(5);
+    let mut publish = |version: &str, on_expiry: &str| {
+        let mut meta: serde_json::Value = serde_json::from_str(META).unwrap();
+        meta["version"] = version.into();
+        meta["retention"] = serde_json::json!({"onExpiry": on_expiry, "until": until.to_string()});
+        let meta = dataseal::DatasetMeta::from_json(meta.to_string().as_bytes()).unwrap();
+        let published = w
+            .publish_meta(meta)
+            .journal(w.path(&format!("journal-{version}")))
+            .run(&mut providers, &w.broker(), &w.catalog())
+            .unwrap();
+        let verified =
+            verify_envelope(&envelope_of(&published), &w.trust(), Timestamp::now()).unwrap();
+        registry
+            .register_published(
+                &verified,
+                stewardship(),
+                actor("ulrich", "publisher"),
+                Reason::new("new version").unwrap(),
+                Timestamp::now(),
+            )
+            .unwrap();
+        for to in [LifecycleState::Approved, LifecycleState::Published] {
+            registry
+                .block_on(registry.registry().transition(
+                    &published.manifest_cid,
+                    to,
+                    &change("olivia", "data-owner", "release"),
+                ))
+                .unwrap();
+        }
+        published.manifest_cid
+    };
+    let deleted = publish("1.0.0", "delete");
+    let archived = publish("1.0.1", "archive");
+    let reviewed = publish("1.0.2", "review");
+    let held = publish("1.0.3", "delete");
+    registry
+        .block_on(
+            registry
+                .registry()
+                .place_hold(&HoldScope::Version(held), &change("lee", "legal", "case 3")),
+        )
+        .unwrap();
+    let broker = w.broker();
+    let dpo = SigningKey::generate().unwrap();
+    let sweep = dataseal::Sweep::new(w.trust(), actor("retention-bot", "privacy"));
+    let run = |providers: &mut [Provider], at: Timestamp| {
+        sweep
+            .run(
+                &registry,
+                &[&broker as &dyn KeyBroker],
+                providers,
+                &w.catalog(),
+                &dpo,
+                at,
+            )
+            .unwrap()
+    };
+
+    // Before the end of retention: nothing is due.
+    assert!(run(&mut providers, Timestamp::now()).is_empty());
+
+    let later = until.saturating_add_seconds(60);
+    let report = run(&mut providers, later);
+    let by_cid = |c| report.iter().find(|s| s.cid == c);
+    assert_eq!(report.len(), 3, "{report:?}");
+    let d = by_cid(deleted).unwrap();
+    assert_eq!(d.on_expiry, RetentionAction::Delete);
+    let (state, receipt) = d.outcome.clone().unwrap();
+    assert_eq!(state, LifecycleState::Erased);
+    assert_eq!(receipt.unwrap().1.keys_destroyed.len(), 1);
+    assert!(!broker.key_path(&deleted).exists());
+    assert_eq!(
+        by_cid(archived).unwrap().outcome.clone().unwrap().0,
+        LifecycleState::Archived
+    );
+    assert_eq!(
+        by_cid(reviewed).unwrap().outcome.clone().unwrap().0,
+        LifecycleState::Expired
+    );
+    // The held version was left alone, key and all.
+    assert!(by_cid(held).is_none());
+    assert!(broker.key_path(&held).exists());
+    let state = |c| match registry.status(&c).unwrap() {
+        dataseal::registry::VersionStatus::Known(k) => k.state,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(state(held), LifecycleState::Published);
+    assert_eq!(state(deleted), LifecycleState::Erased);
+
+    // Sweeping again finds nothing new.
+    assert!(run(&mut providers, later).is_empty());
 }

@@ -239,6 +239,16 @@ async fn load_version(
     )))
 }
 
+/// [`load_version`], for an operation on a version that must be registered.
+async fn require_version(
+    tx: &mut Txn,
+    cid: &Cid,
+) -> Result<(String, LifecycleState, Option<i64>, i64), Error> {
+    load_version(tx, cid)
+        .await?
+        .ok_or(Error::UnknownVersion(*cid))
+}
+
 /// Who answers for a version, if it was registered with it.
 async fn load_stewardship(tx: &mut Txn, cid: &Cid) -> Result<Option<Stewardship>, Error> {
     let Some(row) = tx
@@ -456,9 +466,7 @@ impl Registry {
         change: &Change,
     ) -> Result<u64, Error> {
         in_tx!(self, Mode::Write, |tx| async {
-            let (dataset, from, _, revision) = load_version(&mut tx, cid)
-                .await?
-                .ok_or(Error::UnknownVersion(*cid))?;
+            let (dataset, from, _, revision) = require_version(&mut tx, cid).await?;
             if let Some(expected) = expected
                 && expected != from
             {
@@ -526,9 +534,7 @@ impl Registry {
     /// [`Error::UnknownVersion`].
     pub async fn history(&self, cid: &Cid) -> Result<Vec<TransitionRecord>, Error> {
         in_tx!(self, Mode::Read, |tx| async {
-            if load_version(&mut tx, cid).await?.is_none() {
-                return Err(Error::UnknownVersion(*cid));
-            }
+            require_version(&mut tx, cid).await?;
             let rows = tx
                 .fetch_all(
                     "SELECT revision, from_state, to_state, principal, role, reason, at \
@@ -604,9 +610,7 @@ impl Registry {
         in_tx!(self, Mode::Write, |tx| async {
             let placed_revision = match scope {
                 HoldScope::Version(cid) => {
-                    let (_, _, _, revision) = load_version(&mut tx, cid)
-                        .await?
-                        .ok_or(Error::UnknownVersion(*cid))?;
+                    let (_, _, _, revision) = require_version(&mut tx, cid).await?;
                     Some(bump_revision(&mut tx, cid, revision).await?)
                 }
                 _ => None,
@@ -667,9 +671,7 @@ impl Registry {
             }
             let lifted_revision = match HoldScope::parse(&row.text(0)?, &row.text(1)?)? {
                 HoldScope::Version(cid) => {
-                    let (_, _, _, revision) = load_version(&mut tx, &cid)
-                        .await?
-                        .ok_or(Error::UnknownVersion(cid))?;
+                    let (_, _, _, revision) = require_version(&mut tx, &cid).await?;
                     Some(bump_revision(&mut tx, &cid, revision).await?)
                 }
                 _ => None,
@@ -722,9 +724,7 @@ impl Registry {
     /// [`Error::UnknownVersion`].
     pub async fn holds_covering(&self, cid: &Cid) -> Result<Vec<Hold>, Error> {
         in_tx!(self, Mode::Read, |tx| async {
-            let (dataset, _, _, _) = load_version(&mut tx, cid)
-                .await?
-                .ok_or(Error::UnknownVersion(*cid))?;
+            let (dataset, _, _, _) = require_version(&mut tx, cid).await?;
             let rows = tx
                 .fetch_all(HOLDS_COVERING, &[text(cid), text(dataset)], &HOLD_COLS)
                 .await?;
@@ -999,9 +999,7 @@ impl Registry {
         at: Timestamp,
     ) -> Result<(), Error> {
         in_tx!(self, Mode::Write, |tx| async {
-            if load_version(&mut tx, cid).await?.is_none() {
-                return Err(Error::UnknownVersion(*cid));
-            }
+            require_version(&mut tx, cid).await?;
             tx.execute(
                 "INSERT INTO approval_envelopes (cid, envelope, recorded_at) VALUES ($1, $2, $3)",
                 &[
@@ -1023,9 +1021,7 @@ impl Registry {
     /// [`Error::UnknownVersion`].
     pub async fn approval_envelopes(&self, cid: &Cid) -> Result<Vec<Vec<u8>>, Error> {
         in_tx!(self, Mode::Read, |tx| async {
-            if load_version(&mut tx, cid).await?.is_none() {
-                return Err(Error::UnknownVersion(*cid));
-            }
+            require_version(&mut tx, cid).await?;
             let rows = tx
                 .fetch_all(
                     "SELECT envelope FROM approval_envelopes WHERE cid = $1 ORDER BY id",
@@ -1058,9 +1054,7 @@ impl Registry {
             });
         }
         in_tx!(self, Mode::Write, |tx| async {
-            if load_version(&mut tx, &read.cid).await?.is_none() {
-                return Err(Error::UnknownVersion(read.cid));
-            }
+            require_version(&mut tx, &read.cid).await?;
             tx.execute(
                 "INSERT INTO reads (cid, principal, job, receipt, at) VALUES ($1, $2, $3, $4, $5)",
                 &[
@@ -1084,9 +1078,7 @@ impl Registry {
     /// [`Error::UnknownVersion`].
     pub async fn reads_of(&self, cid: &Cid) -> Result<Vec<ReadRecord>, Error> {
         in_tx!(self, Mode::Read, |tx| async {
-            if load_version(&mut tx, cid).await?.is_none() {
-                return Err(Error::UnknownVersion(*cid));
-            }
+            require_version(&mut tx, cid).await?;
             let rows = tx
                 .fetch_all(
                     "SELECT cid, principal, job, receipt, at FROM reads WHERE cid = $1 ORDER BY id",
@@ -1143,9 +1135,7 @@ impl Registry {
         at: Timestamp,
     ) -> Result<(), Error> {
         in_tx!(self, Mode::Write, |tx| async {
-            let (_, found, _, _) = load_version(&mut tx, cid)
-                .await?
-                .ok_or(Error::UnknownVersion(*cid))?;
+            let (_, found, _, _) = require_version(&mut tx, cid).await?;
             if found != LifecycleState::Erased {
                 return Err(Error::StateMismatch {
                     cid: *cid,
@@ -1176,9 +1166,7 @@ impl Registry {
     /// [`Error::UnknownVersion`].
     pub async fn erasure_receipt(&self, cid: &Cid) -> Result<Option<Vec<u8>>, Error> {
         in_tx!(self, Mode::Read, |tx| async {
-            if load_version(&mut tx, cid).await?.is_none() {
-                return Err(Error::UnknownVersion(*cid));
-            }
+            require_version(&mut tx, cid).await?;
             let row = tx
                 .fetch_optional(
                     "SELECT receipt FROM erasure_receipts WHERE cid = $1",
