@@ -653,10 +653,17 @@ impl AuditLog {
         tail: &Tail,
         now: Timestamp,
     ) -> Result<Checkpoint, Error> {
+        // Checkpoint times only move forward. Writers read their clock before they get
+        // the lock, so one that read it earlier may sign after a later one: it signs at
+        // the last checkpoint's time instead (the anchor is written under this lock).
+        let time = match read_anchor(self).ok().flatten() {
+            Some(last) if last.time > now => last.time,
+            _ => now,
+        };
         let cp = Checkpoint {
             count: tail.next_seq,
             head: tail.head.clone(),
-            time: now,
+            time,
         };
         let payload =
             serde_json::to_vec(&cp).map_err(|e| Error::Request(format!("checkpoint: {e}")))?;

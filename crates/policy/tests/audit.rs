@@ -402,3 +402,18 @@ mod any_change {
         }
     }
 }
+
+#[test]
+fn a_writer_whose_clock_was_read_earlier_never_signs_a_checkpoint_back_in_time() {
+    // Concurrent writers read the clock before taking the lock: the one that read it
+    // earlier may append later.
+    let f = fixture(4);
+    let last = read_anchor(&f.log).unwrap().unwrap();
+    let earlier = now().saturating_add_seconds(-30);
+    for i in 4..8 {
+        f.log.append(&record(i), earlier).unwrap();
+    }
+    let after = read_anchor(&f.log).unwrap().unwrap();
+    assert_eq!(after.time, last.time);
+    verify(&f).unwrap();
+}
