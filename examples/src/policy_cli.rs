@@ -8,8 +8,8 @@ use clap::{Args, Subcommand};
 use dataseal_base::{Cid, Timestamp, VerifyingKey};
 use dataseal_policy::{
     Action, ApprovalVerifier, ApproverRole, AuditLog, Clock, DecisionPoint, Grant, GrantError,
-    GrantIssuer, GrantRequest, GrantVerifier, PolicyEngine, Principal, ServiceAccountId, UserId,
-    read_anchor, verify_log_with_keys,
+    GrantIssuer, GrantRequest, GrantVerifier, PolicyEngine, Principal, UserId, read_anchor,
+    verify_log_with_keys,
 };
 use serde_json::json;
 
@@ -206,11 +206,7 @@ fn say(message: &str) {
 ///
 /// Exit 2 for an unreadable key.
 pub fn open_audit_log(log: &Path, key: &Path, anchor: Option<&Path>) -> Result<AuditLog, Failure> {
-    let mut audit = AuditLog::open(log).with_checkpoints(read_signing_key(key)?, 1);
-    if let Some(anchor) = anchor {
-        audit = audit.with_anchor(anchor);
-    }
-    Ok(audit)
+    dataseal::open_audit_log(log, key, anchor).map_err(|e| crate::stories_cli::failure(&e))
 }
 
 /// Parses `KEY.pub=ROLE:USER` and reads the key.
@@ -219,16 +215,7 @@ pub fn open_audit_log(log: &Path, key: &Path, anchor: Option<&Path>) -> Result<A
 ///
 /// Exit 2.
 pub fn approver(spec: &str) -> Result<(VerifyingKey, UserId, ApproverRole), Failure> {
-    let bad = |why: String| Failure::usage(format!("--approver {spec:?}: {why}"));
-    let (file, who) = spec
-        .rsplit_once('=')
-        .ok_or_else(|| bad("expected KEY.pub=ROLE:USER".to_owned()))?;
-    let (role, user) = who
-        .split_once(':')
-        .ok_or_else(|| bad("expected KEY.pub=ROLE:USER".to_owned()))?;
-    let role: ApproverRole = role.parse().map_err(|e| bad(format!("{e}")))?;
-    let user = UserId::new(user).map_err(|e| bad(format!("{e}")))?;
-    Ok((read_public_key(Path::new(file))?, user, role))
+    dataseal::parse_approver(spec).map_err(|e| crate::stories_cli::failure(&e))
 }
 
 /// The decision point `dataseal authorize` configures from its arguments.
@@ -356,18 +343,7 @@ pub fn parse_principal(text: &str) -> Result<Principal, Failure> {
 ///
 /// Exit 2 naming the flag.
 pub fn principal_arg(flag: &str, text: &str) -> Result<Principal, Failure> {
-    let bad = |e: dataseal_policy::Error| Failure::usage(format!("{flag} {text:?}: {e}"));
-    if let Some(id) = text.strip_prefix("user:") {
-        UserId::new(id).map(Principal::User).map_err(bad)
-    } else if let Some(id) = text.strip_prefix("service-account:") {
-        ServiceAccountId::new(id)
-            .map(Principal::ServiceAccount)
-            .map_err(bad)
-    } else {
-        Err(Failure::usage(format!(
-            "{flag} {text:?}: expected user:ID or service-account:ID"
-        )))
-    }
+    dataseal::parse_principal(text).map_err(|e| Failure::usage(format!("{flag}: {e}")))
 }
 
 /// Runs `dataseal grant issue|verify`.

@@ -295,6 +295,20 @@ pub struct RegisterArgs {
     /// When its retention ends (RFC 3339, UTC).
     #[arg(long, value_name = "RFC3339", requires = "cid")]
     retention_until: Option<String>,
+    /// The version's data owner (with --organisation and --uploader): without them the
+    /// version can never be approved, since its uploader cannot be told apart from an
+    /// approver.
+    #[arg(long, value_name = "USER", requires_all = ["organisation", "uploader"])]
+    owner: Option<String>,
+    /// The organisation that owns it.
+    #[arg(long, value_name = "GROUP", requires_all = ["owner", "uploader"])]
+    organisation: Option<String>,
+    /// Who uploaded it.
+    #[arg(long, value_name = "USER", requires_all = ["owner", "organisation"])]
+    uploader: Option<String>,
+    /// The data holds special categories of personal data (GDPR Art. 9).
+    #[arg(long, requires = "owner")]
+    special_category_data: bool,
     /// Who, in which role, why and when.
     #[command(flatten)]
     change: ChangeArgs,
@@ -1079,6 +1093,13 @@ async fn register(args: &RegistryArgs, r: &RegisterArgs, json: bool) -> Result<(
             .map(|t| parse_time("--retention-until", Some(t)))
             .transpose()?;
         version
+    };
+    let version = match (&r.owner, &r.organisation, &r.uploader) {
+        (Some(owner), Some(organisation), Some(uploader)) => version.with_stewardship(
+            dataseal::stewardship(owner, organisation, uploader, r.special_category_data)
+                .map_err(|e| Failure::usage(e.to_string()))?,
+        ),
+        _ => version,
     };
     let registry = args.open(true).await?;
     registry

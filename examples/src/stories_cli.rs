@@ -5,24 +5,21 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use dataseal::policy::{
-    Action, Approval, ApprovalVerifier, EntityStore, Grant, GrantVerifier, PolicyEngine,
-    VersionRecord,
-};
+use dataseal::policy::{Action, Approval, Grant};
 use dataseal::{
-    Cid, DatasetMeta, DirCatalog, Fetch, FileBroker, Gate, Identity, Progress, Provider, Publish,
-    Recipient, Repair, Verify,
+    Cid, DatasetMeta, DirCatalog, Fetch, FileBroker, GateConfig, Identity, Progress, Provider,
+    Publish, Recipient, Repair, Verify,
 };
 use serde_json::json;
 
 use crate::manifest_cli::{read_document, read_signing_key, trust_policy};
-use crate::policy_cli::{open_audit_log, parse_principal, read_public_key, read_text};
+use crate::policy_cli::{parse_principal, read_text};
 use crate::{EXIT_VERIFY, Failure, progress_bar, show};
 
 /// Where the embedded catalog and key broker live unless told otherwise.
 const HOME: &str = ".dataseal";
 
-fn failure(err: &dataseal::Error) -> Failure {
+pub(crate) fn failure(err: &dataseal::Error) -> Failure {
     Failure::new(err.exit_code(), err.to_string())
 }
 
@@ -214,18 +211,9 @@ pub fn publish(args: &PublishArgs, json: bool) -> Result<(), Failure> {
         &args.uploader,
     ) {
         (Some(url), Some(owner), Some(organisation), Some(uploader)) => {
-            let user = |flag: &str, v: &str| {
-                v.parse::<dataseal::policy::UserId>()
-                    .map_err(|e| Failure::usage(format!("--{flag}: {e}")))
-            };
-            let stewardship = dataseal::registry::Stewardship {
-                owner: user("owner", owner)?,
-                organisation: organisation
-                    .parse()
-                    .map_err(|e| Failure::usage(format!("--organisation: {e}")))?,
-                uploader: user("uploader", uploader)?,
-                special_category_data: args.special_category_data,
-            };
+            let stewardship =
+                dataseal::stewardship(owner, organisation, uploader, args.special_category_data)
+                    .map_err(|e| failure(&e))?;
             let registry = dataseal::SyncRegistry::open(url).map_err(|e| failure(&e))?;
             Some((registry, stewardship))
         }
@@ -443,11 +431,6 @@ pub fn fetch(args: &FetchArgs, json: bool) -> Result<(), Failure> {
             .map_err(|e| Failure::usage(format!("{}: {e}", show(path))))?;
         fetch = fetch.approval(approval);
     }
-    let mut approvers = ApprovalVerifier::new();
-    for spec in &args.approvers {
-        let (key, user, role) = crate::policy_cli::approver(spec)?;
-        approvers = approvers.trust(key, user, role);
-    }
     let receipt_key = args
         .receipt_key
         .as_deref()
@@ -458,55 +441,31 @@ pub fn fetch(args: &FetchArgs, json: bool) -> Result<(), Failure> {
     let mut providers = args.stores.open(false)?;
 
     // The decision point: policies, entities (with the version from its verified
-    // manifest when a record is given), trusted grant issuers, the audit log.
-    let mut engine = PolicyEngine::builder();
+    // manifest when a record is given), trusted grant issuers and approvers, the audit
+    // log, the registry.
+    let mut config = GateConfig::new(&args.entities);
     if let Some(dir) = &args.policies {
-        engine = engine
-            .policies_dir(dir)
-            .map_err(|e| Failure::usage(format!("{}: {e}", show(dir))))?;
+        config = config.policies(dir);
     }
-    let engine = engine
-        .build()
-        .map_err(|e| Failure::usage(format!("policies: {e}")))?;
-    let now = dataseal::Timestamp::now();
-    let mut entities =
-        EntityStore::builder_from_document(&engine, &read_document(&args.entities)?, &trust, now)
-            .map_err(|e| Failure::usage(format!("{}: {e}", show(&args.entities))))?;
     if let Some(path) = &args.record {
-        let record: VersionRecord = serde_json::from_slice(&read_document(path)?)
-            .map_err(|e| Failure::usage(format!("{}: {e}", show(path))))?;
-        let verified = fetch
-            .resolve(&mut providers, &catalog)
-            .map_err(|e| failure(&e))?;
-        entities
-            .add_version(&verified, &record)
-            .map_err(|e| Failure::usage(format!("{}: {e}", show(path))))?;
+        config = config.record(path);
     }
-    let entities = entities
-        .build()
-        .map_err(|e| Failure::usage(format!("{}: {e}", show(&args.entities))))?;
-    let mut verifier = GrantVerifier::new(30);
     for key in &args.grant_keys {
-        verifier = verifier.trust(read_public_key(key)?);
+        config = config.grant_key(key);
     }
-    let audit = match (&args.audit_log, &args.audit_key) {
-        (Some(log), Some(key)) => Some(open_audit_log(log, key, args.anchor.as_deref())?),
-        _ => None,
-    };
-    let registry = args
-        .registry
-        .as_deref()
-        .map(dataseal::SyncRegistry::open)
-        .transpose()
+    for spec in &args.approvers {
+        config = config.approver(spec);
+    }
+    if let (Some(log), Some(key)) = (&args.audit_log, &args.audit_key) {
+        config = config.audit(log, key, args.anchor.clone());
+    }
+    if let Some(url) = &args.registry {
+        config = config.registry(url);
+    }
+    let owned = config
+        .load(&trust, &mut fetch, &mut providers, &catalog)
         .map_err(|e| failure(&e))?;
-    let gate = Gate {
-        engine: &engine,
-        entities: &entities,
-        verifier: &verifier,
-        audit: audit.as_ref(),
-        approvals: Some(&approvers),
-        registry: registry.as_ref(),
-    };
+    let gate = owned.gate();
 
     let fetched = fetch
         .run(&mut providers, &catalog, &broker, &gate, &args.outdir)

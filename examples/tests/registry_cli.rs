@@ -115,6 +115,49 @@ impl World {
         stdout(&out).trim().to_owned()
     }
 
+    /// Approves `cid` as its data owner (olivia) and a compliance reviewer (carl) do: two
+    /// signed approvals, each verified against the approver keys; the second moves the
+    /// version to approved.
+    fn approve(&self, cid: &str) {
+        let mut specs = Vec::new();
+        let mut files = Vec::new();
+        for (who, role) in [("olivia", "data-owner"), ("carl", "compliance")] {
+            let dir = format!("approver-{who}");
+            if !self.p(&dir).exists() {
+                let out = self.raw(&["keygen", "--out", &self.s(&dir)]);
+                assert_eq!(code(&out), 0, "{}", err(&out));
+            }
+            let out = self.reg(&[
+                "approval-sign",
+                "--key",
+                &self.s(&format!("{dir}/signing.key")),
+                "--approver",
+                who,
+                "--as-role",
+                role,
+                cid,
+            ]);
+            assert_eq!(code(&out), 0, "{}", err(&out));
+            let file = format!("approval-{who}-{}.json", &cid[cid.len() - 8..]);
+            fs::write(self.p(&file), stdout(&out)).unwrap();
+            specs.push(format!(
+                "{}={role}:{who}",
+                self.s(&format!("{dir}/signing.pub"))
+            ));
+            files.push(self.s(&file));
+        }
+        let mut last = String::new();
+        for file in &files {
+            let mut a = vec!["approve"];
+            for spec in &specs {
+                a.extend(["--approver", spec.as_str()]);
+            }
+            a.push(file);
+            last = self.ok(&a);
+        }
+        assert_eq!(last, "approved");
+    }
+
     /// Registers `cid` of `dataset` with extra flags (`--parent`, `--source`, …).
     fn register(&self, cid: &str, dataset: &str, extra: &[&str]) {
         let mut a = vec![
@@ -226,6 +269,12 @@ fn lifecycle_and_legal_holds_in_the_default_registry() {
             &w.s("envelope.json"),
             "--trust",
             &format!("{}=publisher", w.s(trust)),
+            "--owner",
+            "olivia",
+            "--organisation",
+            "acme",
+            "--uploader",
+            "ulla",
             "--as",
             "user:ulla",
             "--role",
@@ -249,9 +298,15 @@ fn lifecycle_and_legal_holds_in_the_default_registry() {
     // Twice: refused, exit 2.
     refused(&register("publisher/signing.pub"), 2, "already registered");
 
-    let out = w.transition(&cid, "approved", "user:carl", "compliance");
-    assert_eq!(code(&out), 0, "{}", err(&out));
-    assert_eq!(stdout(&out).trim(), "approved");
+    // Approved only through verified approvals, never by a plain transition (3).
+    let before = w.snapshot(&cid);
+    refused(
+        &w.transition(&cid, "approved", "user:carl", "compliance"),
+        3,
+        "approvals verified",
+    );
+    assert_eq!(w.snapshot(&cid), before);
+    w.approve(&cid);
     let doc = w.json(&[
         "transition",
         "--to",
@@ -655,9 +710,26 @@ fn the_same_commands_on_postgres() {
     let mut w = World::new();
     w.registry = Some(cluster.url("postgres"));
     let cid = w.cid("a postgres version");
-    w.register(&cid, "acme.claims", &["--source", "https://example.org/s"]);
-    let out = w.transition(&cid, "approved", "user:carl", "compliance");
-    assert_eq!(code(&out), 0, "{}", err(&out));
+    w.register(
+        &cid,
+        "acme.claims",
+        &[
+            "--source",
+            "https://example.org/s",
+            "--owner",
+            "olivia",
+            "--organisation",
+            "acme",
+            "--uploader",
+            "ulla",
+        ],
+    );
+    refused(
+        &w.transition(&cid, "approved", "user:carl", "compliance"),
+        3,
+        "approvals verified",
+    );
+    w.approve(&cid);
     let hold = w.ok(&[
         "hold",
         "place",

@@ -285,7 +285,7 @@ impl From<&dataseal_registry::Error> for ErrorKind {
         use dataseal_registry::Error as E;
         match e {
             E::Held { .. } => Self::Blocked,
-            E::WrongRole { .. } => Self::Denied,
+            E::WrongRole { .. } | E::ApprovalRequired { .. } => Self::Denied,
             E::Corrupt(_) | E::CheckpointRollback { .. } | E::CheckpointMismatch(_) => {
                 Self::Verification
             }

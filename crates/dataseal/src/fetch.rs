@@ -451,113 +451,13 @@ impl Fetch {
         }
         let rt = connect(providers)?;
         let now = Timestamp::now();
-        let described = || {
-            format!(
-                "fetch {} by {:?} for {} in {}",
-                self.manifest, self.principal, self.purpose, self.region
-            )
-        };
-
-        // 0. The registry first: an unknown version is denied and an erased one refused
-        //    before any block is read.
-        let registered = match gate.registry {
-            None => None,
-            Some(registry) => match known(registry, &self.manifest)? {
-                None => {
-                    let err = Error::Denied {
-                        reason: format!("version {} is not in the registry", self.manifest),
-                    };
-                    return gate.refuse(&described(), err, now);
-                }
-                Some(k) if k.state == dataseal_registry::LifecycleState::Erased => {
-                    let err = Error::Blocked {
-                        version: self.manifest.to_string(),
-                        state: "erased".to_owned(),
-                    };
-                    return gate.refuse(&described(), err, now);
-                }
-                Some(k) => Some(k),
-            },
-        };
-
-        // 1. The envelope, checked to carry exactly this version, and its signatures.
-        let manifest = self.verified_envelope(&rt, providers, catalog, now)?;
-
-        // 2. The decision: nothing is written unless it allows.
-        let purpose = match DataPurpose::try_from(&self.purpose) {
-            Ok(purpose) => purpose,
-            Err(e) => {
-                return gate.refuse(&described(), Error::policy("the purpose", e), now);
-            }
-        };
-        // With a registry, the version's record as it stands now, and the grants it
-        // says were revoked.
-        let entities;
-        let verifier;
-        let mut gate = *gate;
-        if let (Some(registry), Some(k)) = (gate.registry, &registered) {
-            let Some(record) = k.version_record() else {
-                let err = Error::Denied {
-                    reason: format!(
-                        "version {} was registered without its owner, organisation and uploader",
-                        self.manifest
-                    ),
-                };
-                return gate.refuse(&described(), err, now);
-            };
-            entities = gate
-                .entities
-                .with_version(gate.engine, &manifest, &record)
-                .map_err(|e| Error::policy("the version's record from the registry", e))?;
-            gate.entities = &entities;
-            if let Some(id) = self
-                .grant
-                .as_ref()
-                .and_then(|g| gate.verifier.verify(g, now).ok())
-                .map(|v| v.id().clone())
-            {
-                let revoked = registry
-                    .block_on(registry.registry().grant_revocation(&id))
-                    .map_err(|e| Error::registry(format!("reading grant {id}"), e))?;
-                if revoked.is_some() {
-                    verifier = gate.verifier.clone().revoke(id);
-                    gate.verifier = &verifier;
-                }
-            }
-        }
-        let gate = &gate;
-        let request = AccessRequest::new(
-            self.principal.clone(),
-            self.action,
-            Resource::Version(self.manifest),
-            purpose,
-            self.region.clone(),
-            now,
-        );
-        let mut approvals = self.approvals.clone();
-        if let (Some(registry), Some(approvers)) = (gate.registry, gate.approvals)
-            && !approvers.is_empty()
-        {
-            // The approvals the registry keeps count as presented (each once), when the
-            // gate trusts approver keys to verify them with.
-            for kept in registry.approvals(&self.manifest)? {
-                if !approvals.contains(&kept) {
-                    approvals.push(kept);
-                }
-            }
-        }
-        let presented = Presented {
-            grant: self.grant.clone(),
-            approvals,
-        };
-        let decision = gate.decide_presented(request, &presented, now)?;
-        let release = Release::new(&self.manifest, &decision).ok_or_else(|| Error::Denied {
-            reason: "not allowed".to_owned(),
-        })?;
-        let kek = broker.release(&release)?;
+        let Admitted {
+            manifest,
+            decision,
+            kek,
+            section,
+        } = self.admit(&rt, providers, catalog, broker, gate, now)?;
         let m = manifest.manifest();
-        let context = format!("{}@{}", m.dataset_id, m.version);
-        let section = open_section(m.sealed.as_deref(), &kek, &context)?;
 
         // 3. The read order: by reputation, below the class's minimum tier left out.
         let rule = self.rules.rule(m.sensitivity);
@@ -668,31 +568,8 @@ impl Fetch {
             progress.bytes_done += entry.size;
             self.report(&progress);
         }
-        let receipt = Receipt {
-            manifest_cid: self.manifest,
-            time: now,
-            principal: self.principal.to_string(),
-            action: self.action,
-            purpose: self.purpose.clone(),
-            region: self.region.clone(),
-            job: self.job.clone(),
-            objects: receipt_objects,
-        };
-        if let Some(registry) = gate.registry {
-            let bytes = serde_json::to_vec(&receipt)
-                .map_err(|e| Error::Invalid(format!("receipt: {e}")))?;
-            let mut read =
-                dataseal_registry::ReadRecord::new(self.manifest, self.principal.clone(), now)
-                    .receipt(bytes);
-            if let Some(job) = &self.job {
-                read = read.job(job.clone());
-            }
-            registry
-                .block_on(registry.registry().record_read(&read))
-                .map_err(|e| {
-                    Error::registry(format!("recording the read of {}", self.manifest), e)
-                })?;
-        }
+        let receipt = self.receipt(now, receipt_objects);
+        record_read(gate, &self.principal, &receipt)?;
         Ok(Fetched {
             manifest,
             files,
@@ -700,6 +577,161 @@ impl Fetch {
             events,
             decision,
         })
+    }
+
+    /// Steps 0–2 of a read: the registry, the envelope, the decision, the key.
+    pub(crate) fn admit(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        providers: &[Provider],
+        catalog: &dyn Catalog,
+        broker: &dyn KeyBroker,
+        gate: &Gate<'_>,
+        now: Timestamp,
+    ) -> Result<Admitted, Error> {
+        let described = || {
+            format!(
+                "fetch {} by {:?} for {} in {}",
+                self.manifest, self.principal, self.purpose, self.region
+            )
+        };
+
+        // 0. The registry first: an unknown version is denied and an erased one refused
+        //    before any block is read.
+        let registered = match gate.registry {
+            None => None,
+            Some(registry) => match known(registry, &self.manifest)? {
+                None => {
+                    let err = Error::Denied {
+                        reason: format!("version {} is not in the registry", self.manifest),
+                    };
+                    return gate.refuse(&described(), err, now);
+                }
+                Some(k) if k.state == dataseal_registry::LifecycleState::Erased => {
+                    let err = Error::Blocked {
+                        version: self.manifest.to_string(),
+                        state: "erased".to_owned(),
+                    };
+                    return gate.refuse(&described(), err, now);
+                }
+                Some(k) => Some(k),
+            },
+        };
+
+        // 1. The envelope, checked to carry exactly this version, and its signatures.
+        let manifest = self.verified_envelope(rt, providers, catalog, now)?;
+
+        // 2. The decision: nothing is written unless it allows.
+        let purpose = match DataPurpose::try_from(&self.purpose) {
+            Ok(purpose) => purpose,
+            Err(e) => {
+                return gate.refuse(&described(), Error::policy("the purpose", e), now);
+            }
+        };
+        // With a registry, the version's record as it stands now, and the grants it
+        // says were revoked.
+        let entities;
+        let verifier;
+        let mut gate = *gate;
+        if let (Some(registry), Some(k)) = (gate.registry, &registered) {
+            let Some(record) = k.version_record() else {
+                let err = Error::Denied {
+                    reason: format!(
+                        "version {} was registered without its owner, organisation and uploader",
+                        self.manifest
+                    ),
+                };
+                return gate.refuse(&described(), err, now);
+            };
+            entities = gate
+                .entities
+                .with_version(gate.engine, &manifest, &record)
+                .map_err(|e| Error::policy("the version's record from the registry", e))?;
+            gate.entities = &entities;
+            if let Some(id) = self
+                .grant
+                .as_ref()
+                .and_then(|g| gate.verifier.verify(g, now).ok())
+                .map(|v| v.id().clone())
+            {
+                let revoked = registry
+                    .block_on(registry.registry().grant_revocation(&id))
+                    .map_err(|e| Error::registry(format!("reading grant {id}"), e))?;
+                if revoked.is_some() {
+                    verifier = gate.verifier.clone().revoke(id);
+                    gate.verifier = &verifier;
+                }
+            }
+        }
+        let gate = &gate;
+        let request = AccessRequest::new(
+            self.principal.clone(),
+            self.action,
+            Resource::Version(self.manifest),
+            purpose,
+            self.region.clone(),
+            now,
+        );
+        let mut approvals = self.approvals.clone();
+        if let (Some(registry), Some(approvers)) = (gate.registry, gate.approvals)
+            && !approvers.is_empty()
+        {
+            // The approvals the registry keeps count as presented (each once), when the
+            // gate trusts approver keys to verify them with.
+            for kept in registry.approvals(&self.manifest)? {
+                if !approvals.contains(&kept) {
+                    approvals.push(kept);
+                }
+            }
+        }
+        let presented = Presented {
+            grant: self.grant.clone(),
+            approvals,
+        };
+        let decision = gate.decide_presented(request, &presented, now)?;
+        let release = Release::new(&self.manifest, &decision).ok_or_else(|| Error::Denied {
+            reason: "not allowed".to_owned(),
+        })?;
+        let kek = broker.release(&release)?;
+        let m = manifest.manifest();
+        let context = format!("{}@{}", m.dataset_id, m.version);
+        let section = open_section(m.sealed.as_deref(), &kek, &context)?;
+        Ok(Admitted {
+            manifest,
+            decision,
+            kek,
+            section,
+        })
+    }
+
+    /// The receipt of a read at `now` of `objects`.
+    pub(crate) fn receipt(&self, now: Timestamp, objects: Vec<ReceiptObject>) -> Receipt {
+        Receipt {
+            manifest_cid: self.manifest,
+            time: now,
+            principal: self.principal.to_string(),
+            action: self.action,
+            purpose: self.purpose.clone(),
+            region: self.region.clone(),
+            job: self.job.clone(),
+            objects,
+        }
+    }
+
+    pub(crate) fn placement(&self) -> &PlacementRules {
+        &self.rules
+    }
+
+    pub(crate) fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    pub(crate) fn manifest_cid(&self) -> &Cid {
+        &self.manifest
+    }
+
+    pub(crate) fn read_window(&self) -> usize {
+        self.window
     }
 
     fn report(&self, progress: &Progress) {
@@ -711,7 +743,7 @@ impl Fetch {
     /// Provider indices in read order: without reputation figures, the order given;
     /// with them, [`order_for_read`] (best first, suspended last, disqualified left
     /// out), then providers it knows nothing of. Below `min_tier`: left out.
-    fn read_order(
+    pub(crate) fn read_order(
         &self,
         providers: &[Provider],
         min_tier: Option<dataseal_reputation::Tier>,
@@ -783,6 +815,36 @@ impl Fetch {
         }
         out
     }
+}
+
+/// Records a read in the gate's registry, if it has one.
+pub(crate) fn record_read(
+    gate: &Gate<'_>,
+    principal: &Principal,
+    receipt: &Receipt,
+) -> Result<(), Error> {
+    let Some(registry) = gate.registry else {
+        return Ok(());
+    };
+    let bytes = serde_json::to_vec(receipt).map_err(|e| Error::Invalid(format!("receipt: {e}")))?;
+    let mut read =
+        dataseal_registry::ReadRecord::new(receipt.manifest_cid, principal.clone(), receipt.time)
+            .receipt(bytes);
+    if let Some(job) = &receipt.job {
+        read = read.job(job.clone());
+    }
+    registry
+        .block_on(registry.registry().record_read(&read))
+        .map_err(|e| Error::registry(format!("recording the read of {}", receipt.manifest_cid), e))
+}
+
+/// What the admission of a read yields: the verified manifest, the decision that
+/// allowed it, the released key and the opened sealed section.
+pub(crate) struct Admitted {
+    pub(crate) manifest: VerifiedManifest,
+    pub(crate) decision: Decision,
+    pub(crate) kek: KeyEncryptionKey,
+    pub(crate) section: SealedSection,
 }
 
 /// Reads and checks the envelope of `version`, from `given` or else from the stores

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod access;
 pub mod blocks;
 mod broker;
 mod catalog;
@@ -11,6 +12,7 @@ mod fsutil;
 mod journal;
 pub mod keys;
 mod meta;
+mod open;
 mod publish;
 mod quarantine;
 mod records;
@@ -20,6 +22,9 @@ mod verify;
 
 use std::sync::Arc;
 
+pub use access::{
+    GRANT_LEEWAY_SECS, GateConfig, OwnedGate, open_audit_log, parse_approver, parse_principal,
+};
 pub use broker::{FileBroker, KeyBroker, Release};
 pub use catalog::{Catalog, CatalogEntry, DirCatalog};
 pub use error::{Error, ErrorKind};
@@ -29,11 +34,12 @@ pub use fetch::{
 };
 pub use fsutil::AtomicFile;
 pub use meta::DatasetMeta;
+pub use open::{ObjectInfo, ObjectReader, OpenVersion};
 pub use publish::{PlacedObject, Publish, Published};
 pub use quarantine::{Problem, Quarantine, QuarantineReport, SourceFile};
 pub use records::{
     Approved, ERASURE_PAYLOAD_TYPE, Erase, ErasureReceipt, Sweep, Swept, SyncRegistry,
-    UnpinnedStore,
+    UnpinnedStore, stewardship,
 };
 pub use rules::{ClassRule, PlacementRules, RegionRule, region_within};
 pub use store::{Provider, Store, StoreSpec};

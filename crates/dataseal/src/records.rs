@@ -196,17 +196,14 @@ impl SyncRegistry {
                 ),
             });
         }
-        self.block_on(self.registry.record_approval_envelope(
-            &cid,
-            approval.to_json().as_bytes(),
-            now,
-        ))
-        .map_err(|e| Error::registry(format!("recording the approval of {cid}"), e))?;
+        let envelope = approval.to_json();
         let mut state = version.state;
         if let (Some(owner), Some(reviewer)) =
             (verified.data_owner(), verified.compliance_reviewer())
             && state == LifecycleState::Quarantined
         {
+            // Both roles approved: the approval is kept and the version moves to
+            // approved in one transaction.
             let role: dataseal_base::Role = statement
                 .role
                 .as_str()
@@ -218,20 +215,51 @@ impl SyncRegistry {
             .parse()
             .map_err(|e| Error::Invalid(format!("reason: {e}")))?;
             let change = Change::new(Actor::user(statement.approver.clone(), role), reason, now);
-            self.block_on(self.registry.transition_from(
-                &cid,
-                LifecycleState::Quarantined,
-                LifecycleState::Approved,
-                &change,
-            ))
+            self.block_on(
+                self.registry
+                    .approve_verified(&cid, envelope.as_bytes(), &change),
+            )
             .map_err(|e| Error::registry(format!("approving {cid}"), e))?;
             state = LifecycleState::Approved;
+        } else {
+            self.block_on(
+                self.registry
+                    .record_approval_envelope(&cid, envelope.as_bytes(), now),
+            )
+            .map_err(|e| Error::registry(format!("recording the approval of {cid}"), e))?;
         }
         Ok(Approved {
             approvals: verified,
             state,
         })
     }
+}
+
+/// Who answers for a version, from text: the data owner and uploader as user ids, the
+/// organisation as a group id, and whether the data holds special categories of
+/// personal data (GDPR Art. 9).
+///
+/// # Errors
+///
+/// [`Error::Invalid`] naming the field that does not parse.
+pub fn stewardship(
+    owner: &str,
+    organisation: &str,
+    uploader: &str,
+    special_category_data: bool,
+) -> Result<Stewardship, Error> {
+    let user = |what: &str, v: &str| {
+        v.parse::<dataseal_policy::UserId>()
+            .map_err(|e| Error::Invalid(format!("{what} {v:?}: {e}")))
+    };
+    Ok(Stewardship {
+        owner: user("owner", owner)?,
+        organisation: organisation
+            .parse()
+            .map_err(|e| Error::Invalid(format!("organisation {organisation:?}: {e}")))?,
+        uploader: user("uploader", uploader)?,
+        special_category_data,
+    })
 }
 
 /// What the decision point reads from the registry for a version at decision time.

@@ -45,6 +45,45 @@ fn stewardship() -> Stewardship {
     }
 }
 
+/// Approves `cid` as its data owner (olivia) and a compliance reviewer (carol) do: two
+/// signed approvals, verified against their keys and kept; the second moves it to
+/// approved.
+fn approve(registry: &SyncRegistry, cid: dataseal::Cid) {
+    use dataseal::policy::{Approval, ApprovalStatement, ApprovalVerifier, ApproverRole};
+    let owner = SigningKey::generate().unwrap();
+    let reviewer = SigningKey::generate().unwrap();
+    let approvers = ApprovalVerifier::new()
+        .trust(
+            owner.verifying_key(),
+            "olivia".parse().unwrap(),
+            ApproverRole::DataOwner,
+        )
+        .trust(
+            reviewer.verifying_key(),
+            "carol".parse().unwrap(),
+            ApproverRole::Compliance,
+        );
+    let now = Timestamp::now();
+    let mut state = None;
+    for (key, who, role) in [
+        (&owner, "olivia", ApproverRole::DataOwner),
+        (&reviewer, "carol", ApproverRole::Compliance),
+    ] {
+        let approval = Approval::sign(
+            &ApprovalStatement {
+                approver: who.parse().unwrap(),
+                cid,
+                role,
+                time: now,
+            },
+            key,
+        )
+        .unwrap();
+        state = Some(registry.approve(&approval, &approvers, now).unwrap().state);
+    }
+    assert_eq!(state, Some(LifecycleState::Approved));
+}
+
 struct Setup {
     w: World,
     providers: Vec<Provider>,
@@ -125,6 +164,9 @@ impl Setup {
     }
 
     fn to(&self, state: LifecycleState) {
+        if state == LifecycleState::Approved {
+            return approve(&self.registry, self.published.manifest_cid);
+        }
         self.registry
             .block_on(self.registry.registry().transition(
                 &self.published.manifest_cid,
@@ -524,15 +566,14 @@ fn the_retention_sweep_carries_out_each_on_expiry_action_and_skips_held_versions
                 Timestamp::now(),
             )
             .unwrap();
-        for to in [LifecycleState::Approved, LifecycleState::Published] {
-            registry
-                .block_on(registry.registry().transition(
-                    &published.manifest_cid,
-                    to,
-                    &change("olivia", "data-owner", "release"),
-                ))
-                .unwrap();
-        }
+        approve(&registry, published.manifest_cid);
+        registry
+            .block_on(registry.registry().transition(
+                &published.manifest_cid,
+                LifecycleState::Published,
+                &change("olivia", "data-owner", "release"),
+            ))
+            .unwrap();
         published.manifest_cid
     };
     let deleted = publish("1.0.0", "delete");

@@ -57,6 +57,15 @@ pub enum Error {
         /// The state it is in.
         found: LifecycleState,
     },
+    /// A version is approved only through [`crate::Registry::approve_verified`], after
+    /// its approvals were verified: a plain transition to `approved` is refused.
+    #[error(
+        "version {cid}: approved only with its approvals verified (a data owner's and a compliance reviewer's), not by a plain transition"
+    )]
+    ApprovalRequired {
+        /// The version.
+        cid: Cid,
+    },
     /// Legal holds refuse the transition.
     #[error("version {cid} is under {holds} legal hold(s): {to} refused")]
     Held {

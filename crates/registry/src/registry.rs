@@ -216,6 +216,74 @@ async fn consent_withdrawn(tx: &mut Txn, cid: &Cid) -> Result<bool, Error> {
     Ok(row.int(0)? > 0)
 }
 
+/// Moves a version within a transaction: the table, holds, a compare-and-set on state
+/// and revision, and the history row.
+async fn move_in(
+    tx: &mut Txn,
+    cid: &Cid,
+    expected: Option<LifecycleState>,
+    to: LifecycleState,
+    change: &Change,
+) -> Result<u64, Error> {
+    let (dataset, from, _, revision) = require_version(tx, cid).await?;
+    if let Some(expected) = expected
+        && expected != from
+    {
+        return Err(Error::StateMismatch {
+            cid: *cid,
+            expected,
+            found: from,
+        });
+    }
+    if !from.can_move_to(to) {
+        return Err(Error::IllegalTransition {
+            cid: *cid,
+            from,
+            to,
+        });
+    }
+    if to.refused_while_held() {
+        let holds = count_holds(tx, cid, &dataset).await?;
+        if holds > 0 {
+            return Err(Error::Held {
+                cid: *cid,
+                to,
+                holds,
+            });
+        }
+    }
+    let next = next_revision(cid, revision)?;
+    // The compare-and-set: state and revision as read, or nothing.
+    let n = tx
+        .execute(
+            "UPDATE versions SET state = $2, revision = revision + 1 \
+             WHERE cid = $1 AND state = $3 AND revision = $4",
+            &[text(cid), text(to), text(from), Arg::Int(revision)],
+        )
+        .await?;
+    if n != 1 {
+        return Err(Error::Busy(format!("version {cid} changed concurrently")));
+    }
+    let [p, r, why, at] = change_args(change);
+    tx.execute(
+        "INSERT INTO transitions \
+         (cid, revision, from_state, to_state, principal, role, reason, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            text(cid),
+            Arg::Int(next),
+            text(from),
+            text(to),
+            p,
+            r,
+            why,
+            at,
+        ],
+    )
+    .await?;
+    uint(next)
+}
+
 /// `(dataset, state, retention_until, revision)` of a version.
 async fn load_version(
     tx: &mut Txn,
@@ -431,7 +499,8 @@ impl Registry {
     ///
     /// [`Error::UnknownVersion`]; [`Error::IllegalTransition`] if the table forbids the
     /// move; [`Error::Held`] if a legal hold covers the version and `to` is `expired`,
-    /// `archived` or `erased`. Nothing changes on any error.
+    /// `archived` or `erased`; [`Error::ApprovalRequired`] for `approved`, which only
+    /// [`Registry::approve_verified`] reaches. Nothing changes on any error.
     pub async fn transition(
         &self,
         cid: &Cid,
@@ -439,6 +508,52 @@ impl Registry {
         change: &Change,
     ) -> Result<u64, Error> {
         self.move_version(cid, None, to, change).await
+    }
+
+    /// Keeps one more approval envelope of a version and moves it to `approved`, in one
+    /// transaction: both happen, or neither. The caller must have verified the
+    /// version's approvals (a data owner's and a compliance reviewer's, from trusted
+    /// approver keys, neither by the uploader), this one among them; the registry holds
+    /// no approver keys, so it checks only that at least two approval envelopes are kept
+    /// once this one is.
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::transition`] (a version that is not quarantined cannot move to
+    /// `approved`); [`Error::ApprovalRequired`] when fewer than two approval envelopes
+    /// would be kept.
+    pub async fn approve_verified(
+        &self,
+        cid: &Cid,
+        envelope: &[u8],
+        change: &Change,
+    ) -> Result<u64, Error> {
+        in_tx!(self, Mode::Write, |tx| async {
+            require_version(&mut tx, cid).await?;
+            tx.execute(
+                "INSERT INTO approval_envelopes (cid, envelope, recorded_at) VALUES ($1, $2, $3)",
+                &[
+                    text(cid),
+                    Arg::Bytes(envelope.to_vec()),
+                    Arg::Int(change.at.unix_seconds()),
+                ],
+            )
+            .await?;
+            let kept = tx
+                .fetch_optional(
+                    "SELECT COUNT(*) FROM approval_envelopes WHERE cid = $1",
+                    &[text(cid)],
+                    &[Col::Int],
+                )
+                .await?
+                .ok_or_else(|| Error::Corrupt("COUNT returned no row".to_owned()))?
+                .int(0)?;
+            if kept < 2 {
+                return Err(Error::ApprovalRequired { cid: *cid });
+            }
+            move_in(&mut tx, cid, None, LifecycleState::Approved, change).await
+        }
+        .await)
     }
 
     /// As [`Registry::transition`], but only if the version is in state `from`: a
@@ -466,63 +581,22 @@ impl Registry {
         change: &Change,
     ) -> Result<u64, Error> {
         in_tx!(self, Mode::Write, |tx| async {
-            let (dataset, from, _, revision) = require_version(&mut tx, cid).await?;
-            if let Some(expected) = expected
-                && expected != from
-            {
-                return Err(Error::StateMismatch {
-                    cid: *cid,
-                    expected,
-                    found: from,
-                });
-            }
-            if !from.can_move_to(to) {
-                return Err(Error::IllegalTransition {
-                    cid: *cid,
-                    from,
-                    to,
-                });
-            }
-            if to.refused_while_held() {
-                let holds = count_holds(&mut tx, cid, &dataset).await?;
-                if holds > 0 {
-                    return Err(Error::Held {
+            if to == LifecycleState::Approved {
+                // Only approve_verified approves; the version and the expected state
+                // are still checked first, so the error names the first thing wrong.
+                let (_, from, _, _) = require_version(&mut tx, cid).await?;
+                if let Some(expected) = expected
+                    && expected != from
+                {
+                    return Err(Error::StateMismatch {
                         cid: *cid,
-                        to,
-                        holds,
+                        expected,
+                        found: from,
                     });
                 }
+                return Err(Error::ApprovalRequired { cid: *cid });
             }
-            let next = next_revision(cid, revision)?;
-            // The compare-and-set: state and revision as read, or nothing.
-            let n = tx
-                .execute(
-                    "UPDATE versions SET state = $2, revision = revision + 1 \
-                     WHERE cid = $1 AND state = $3 AND revision = $4",
-                    &[text(cid), text(to), text(from), Arg::Int(revision)],
-                )
-                .await?;
-            if n != 1 {
-                return Err(Error::Busy(format!("version {cid} changed concurrently")));
-            }
-            let [p, r, why, at] = change_args(change);
-            tx.execute(
-                "INSERT INTO transitions \
-                 (cid, revision, from_state, to_state, principal, role, reason, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    text(cid),
-                    Arg::Int(next),
-                    text(from),
-                    text(to),
-                    p,
-                    r,
-                    why,
-                    at,
-                ],
-            )
-            .await?;
-            uint(next)
+            move_in(&mut tx, cid, expected, to, change).await
         }
         .await)
     }

@@ -17,8 +17,8 @@ use common::{at, change, cid, dataset, version};
 use dataseal_base::{Cid, Timestamp};
 use dataseal_policy::GrantId;
 use dataseal_registry::{
-    BackendKind, Error, HoldScope, LifecycleState, ReadRecord, Registry, SourceId, Stewardship,
-    VersionStatus,
+    BackendKind, Change, Error, HoldScope, LifecycleState, ReadRecord, Registry, SourceId,
+    Stewardship, VersionStatus,
 };
 
 use LifecycleState as S;
@@ -149,10 +149,23 @@ async fn register(r: &Registry, name: &str, ds: &str) -> Cid {
 
 async fn drive(r: &Registry, c: &Cid, to: LifecycleState) {
     for s in path_to(to) {
-        r.transition(c, s, &change("steward", "steward", "drive"))
+        step(r, c, s, &change("steward", "steward", "drive"))
             .await
             .unwrap();
     }
+}
+
+/// Moves `c` to `to`; to `approved` as the facade does once both approvals verified: the
+/// first approval's envelope kept, the second kept together with the transition.
+async fn step(r: &Registry, c: &Cid, to: LifecycleState, who: &Change) -> Result<u64, Error> {
+    if to == S::Approved {
+        r.record_approval_envelope(c, b"{\"approval\":\"data owner\"}", who.at)
+            .await?;
+        return r
+            .approve_verified(c, b"{\"approval\":\"compliance\"}", who)
+            .await;
+    }
+    r.transition(c, to, who).await
 }
 
 fn known(status: VersionStatus) -> dataseal_registry::KnownVersion {
@@ -183,9 +196,48 @@ async fn transitions_exhaustive(r: &Registry) {
             let c = register(r, &name, "exhaustive").await;
             drive(r, &c, from).await;
             let before = snapshot(r, &c).await;
-            let result = r
-                .transition(&c, to, &change("bob", "compliance", "table"))
-                .await;
+            let who = change("bob", "compliance", "table");
+            if to == S::Approved {
+                // Never by a plain transition, never with one approval kept.
+                for refused in [
+                    r.transition(&c, to, &who).await,
+                    r.transition_from(&c, from, to, &who).await,
+                ] {
+                    assert!(
+                        matches!(refused, Err(Error::ApprovalRequired { .. })),
+                        "{from} -> {to}: {refused:?}"
+                    );
+                }
+                // Versions driven through approval keep two approvals already: the
+                // table refuses them instead.
+                let kept = r.approval_envelopes(&c).await.unwrap().len();
+                let third = r.approve_verified(&c, b"only one", &who).await;
+                if kept == 0 {
+                    assert!(
+                        matches!(third, Err(Error::ApprovalRequired { .. })),
+                        "{third:?}"
+                    );
+                } else {
+                    assert!(
+                        matches!(third, Err(Error::IllegalTransition { .. })),
+                        "{from}: {third:?}"
+                    );
+                }
+                assert_eq!(snapshot(r, &c).await, before, "{from} -> {to}");
+            }
+            let result = if to == S::Approved && from.can_move_to(to) {
+                step(r, &c, to, &who).await
+            } else if to == S::Approved {
+                r.record_approval_envelope(&c, b"first", who.at)
+                    .await
+                    .unwrap();
+                let before = snapshot(r, &c).await;
+                let result = r.approve_verified(&c, b"second", &who).await;
+                assert_eq!(snapshot(r, &c).await, before, "{from} -> {to} kept half");
+                result
+            } else {
+                r.transition(&c, to, &who).await
+            };
             if from.can_move_to(to) {
                 allowed += 1;
                 let revision = result.unwrap_or_else(|e| panic!("{from} -> {to}: {e}"));
@@ -204,11 +256,13 @@ async fn transitions_exhaustive(r: &Registry) {
                     }
                     other => panic!("{from} -> {to}: {other:?}"),
                 }
-                assert_eq!(
-                    snapshot(r, &c).await,
-                    before,
-                    "{from} -> {to} changed something"
-                );
+                if to != S::Approved {
+                    assert_eq!(
+                        snapshot(r, &c).await,
+                        before,
+                        "{from} -> {to} changed something"
+                    );
+                }
             }
         }
     }
@@ -236,7 +290,7 @@ async fn transition_from_is_compare_and_set(r: &Registry) {
     ));
     assert_eq!(known(r.status(&c).await.unwrap()).state, S::Quarantined);
     assert_eq!(
-        r.transition_from(&c, S::Quarantined, S::Approved, &who)
+        r.transition_from(&c, S::Quarantined, S::Expired, &who)
             .await
             .unwrap(),
         1
@@ -253,7 +307,7 @@ async fn history_records_who_why_when(r: &Registry) {
     .unwrap();
     let mut approve = change("carol", "compliance", "checked licences");
     approve.at = at(60);
-    r.transition(&c, S::Approved, &approve).await.unwrap();
+    step(r, &c, S::Approved, &approve).await.unwrap();
     let h = r.history(&c).await.unwrap();
     assert_eq!(h.len(), 2);
     assert_eq!(
@@ -601,7 +655,10 @@ async fn unknown_version(r: &Registry) {
     assert_eq!(status.policy_state(), None);
     let who = change("x", "steward", "try");
     assert!(
-        matches!(r.transition(&c, S::Approved, &who).await, Err(Error::UnknownVersion(x)) if x == c)
+        matches!(r.transition(&c, S::Published, &who).await, Err(Error::UnknownVersion(x)) if x == c)
+    );
+    assert!(
+        matches!(r.approve_verified(&c, b"{}", &who).await, Err(Error::UnknownVersion(x)) if x == c)
     );
     assert!(matches!(r.history(&c).await, Err(Error::UnknownVersion(_))));
     assert!(matches!(
