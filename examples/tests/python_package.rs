@@ -1,8 +1,11 @@
 //! Builds the Python package (`python/`) with maturin into a fresh virtual environment
-//! and runs its pytest suite against the `dataseal` binary built for these tests.
+//! and runs its pytest suite against the `dataseal` binary built for these tests and a
+//! real js-ipfs node (Kubo RPC API) started by `dataseal-btfs`'s test harness, whose
+//! address the suite reads from `DATASEAL_TEST_KUBO`.
 //!
-//! Needs `python3` (3.11 or later) with `venv` and access to PyPI; without them the
-//! test says it is skipping, except under `CI=true`, where that is a failure.
+//! Needs `python3` (3.11 or later) with `venv` and access to PyPI, and Node.js for the
+//! node; without them the test says it is skipping (or runs without the node), except
+//! under `CI=true`, where that is a failure.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,6 +13,9 @@
     clippy::panic,
     reason = "tests"
 )]
+
+#[path = "../../crates/btfs/tests/harness/mod.rs"]
+mod harness;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -122,12 +128,21 @@ fn the_python_package_passes_its_tests() {
     )
     .unwrap();
     let work = tempfile::tempdir().unwrap();
-    let status = Command::new(&python)
+    // A real node for the suite's node tests (under CI=true the harness fails loudly
+    // when it cannot start one).
+    let node = harness::Node::start();
+    let mut pytest = Command::new(&python);
+    pytest
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .arg(repo().join("python/tests"))
         .env("DATASEAL_BIN", env!("CARGO_BIN_EXE_dataseal"))
-        .current_dir(work.path())
-        .status()
-        .unwrap();
+        .current_dir(work.path());
+    if let Some(node) = &node {
+        pytest.env("DATASEAL_TEST_KUBO", node.api());
+    }
+    let status = pytest.status().unwrap();
+    if let Some(node) = &node {
+        node.stop();
+    }
     assert!(status.success(), "pytest failed: {status}");
 }

@@ -30,8 +30,9 @@ def dataseal_bin() -> str:
 class World:
     """A working directory with keys, a source dataset and two stores."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, node: "str | None" = None) -> None:
         self.root = root
+        self.node = node
         for who in ["publisher", "compliance", "grants", "reader", "job"]:
             self.run("keygen", "--out", str(root / who))
         src = root / "src"
@@ -153,7 +154,10 @@ class World:
         return done.stdout
 
     def stores(self) -> list:
-        return [f"{n}@DE=dir:{self.root / 'stores' / n}" for n in ("a", "b")]
+        dirs = [f"{n}@DE=dir:{self.root / 'stores' / n}" for n in ("a", "b")]
+        if self.node:
+            return [f"node@DE=kubo:{self.node}", dirs[0]]
+        return dirs
 
     def store_args(self) -> list:
         out = []
@@ -191,3 +195,14 @@ class World:
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     return World(tmp_path_factory.mktemp("world"))
+
+
+@pytest.fixture(scope="session")
+def node_world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """A version published to a real js-ipfs node (and one ``dir:`` store)."""
+    api = os.environ.get("DATASEAL_TEST_KUBO")
+    if not api:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true and no node: DATASEAL_TEST_KUBO is not set")
+        pytest.skip("no js-ipfs node (run through `cargo test`, which starts one)")
+    return World(tmp_path_factory.mktemp("node-world"), node=api)
