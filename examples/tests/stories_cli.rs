@@ -14,6 +14,9 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
+#[path = "../../crates/registry/tests/common/mod.rs"]
+mod common;
+
 const DATASEAL: &str = env!("CARGO_BIN_EXE_dataseal");
 
 #[track_caller]
@@ -438,6 +441,22 @@ fn a_killed_publish_resumes_to_the_same_manifest() {
 fn the_registry_in_the_loop_from_the_command_line() {
     let w = World::new();
     let registry = format!("sqlite:{}", w.s("registry.db"));
+    registry_in_the_loop(&w, &registry);
+}
+
+#[test]
+fn the_registry_in_the_loop_on_postgres() {
+    let Some(cluster) = common::PgCluster::start() else {
+        return;
+    };
+    let w = World::new();
+    registry_in_the_loop(&w, &cluster.url("postgres"));
+}
+
+/// Publish with the registry, quarantine, approvals, publish, fetch, hold, erase, the
+/// receipt: every step through the command line, on the registry at `registry`.
+fn registry_in_the_loop(w: &World, registry: &str) {
+    let registry = registry.to_owned();
     let mut args = w.publish_args(&["a", "b"]);
     let src = args.pop().unwrap();
     args.extend(
