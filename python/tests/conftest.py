@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 CHUNK = 65536
 PLAIN_CHUNK = CHUNK - 16
 

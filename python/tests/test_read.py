@@ -157,6 +157,24 @@ def test_pyarrow_reads_parquet_through_fsspec(world: World) -> None:
         assert pq.read_table(f).equals(world.table)
 
 
+def test_hugging_face_datasets_streams_a_csv(world: World) -> None:
+    import datasets
+
+    rows = list(
+        datasets.load_dataset(
+            "csv",
+            data_files=f"dataseal://{world.cid}/labels.csv",
+            storage_options=world.options(),
+            streaming=True,
+            split="train",
+        )
+    )
+    expected = pd.read_csv(io.StringIO(world.csv))
+    assert len(rows) == len(expected)
+    assert rows[0] == expected.iloc[0].to_dict()
+    assert rows[-1]["id"] == 4999
+
+
 def test_the_filesystem_lists_and_describes(world: World) -> None:
     fs = dataseal.DatasealFileSystem(**world.options())
     top = fs.ls(world.cid, detail=True)
