@@ -33,6 +33,17 @@ fn open_with(
         .open(providers, &w.catalog(), &w.broker(), &decider.gate())
 }
 
+/// Opened by tess for research, nothing wrong with the version.
+fn open_fine(w: &World, published: &Published) -> Result<OpenVersion, dataseal::Error> {
+    open_with(
+        w,
+        published,
+        w.providers(&["a", "b"]),
+        VersionState::default(),
+        "research",
+    )
+}
+
 fn published(w: &World) -> Published {
     let mut providers = w.providers(&["a", "b"]);
     w.publish()
@@ -44,14 +55,7 @@ fn published(w: &World) -> Published {
 fn every_range_reads_as_the_source() {
     let w = World::new();
     let p = published(&w);
-    let version = open_with(
-        &w,
-        &p,
-        w.providers(&["a", "b"]),
-        VersionState::default(),
-        "research",
-    )
-    .unwrap();
+    let version = open_fine(&w, &p).unwrap();
     assert_eq!(version.cid(), &p.manifest_cid);
     let listed: Vec<(String, u64)> = version
         .files()
@@ -116,14 +120,7 @@ fn every_range_reads_as_the_source() {
 fn a_read_fetches_only_the_chunks_it_touches() {
     let w = World::new();
     let p = published(&w);
-    let version = open_with(
-        &w,
-        &p,
-        w.providers(&["a", "b"]),
-        VersionState::default(),
-        "research",
-    )
-    .unwrap();
+    let version = open_fine(&w, &p).unwrap();
     assert_eq!(version.remote_reads(), 0, "opening reads no object");
     let data = files()
         .into_iter()
@@ -176,14 +173,7 @@ fn refusals_read_no_block() {
     let blocked = open_with(&w, &p, w.providers(&["a", "b"]), revoked, "research").unwrap_err();
     assert_eq!(blocked.kind(), ErrorKind::Blocked, "{blocked}");
     // Allowed: opening still reads nothing; the first read finds no block.
-    let version = open_with(
-        &w,
-        &p,
-        w.providers(&["a", "b"]),
-        VersionState::default(),
-        "research",
-    )
-    .unwrap();
+    let version = open_fine(&w, &p).unwrap();
     let err = version.read("train/a.bin").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
     assert!(version.open("no/such.bin").is_err());
@@ -194,14 +184,7 @@ fn a_lying_store_is_routed_around_and_tampering_everywhere_is_caught() {
     let w = World::new();
     let p = published(&w);
     assert!(corrupt_store(&w.path("stores/a")) > 0);
-    let version = open_with(
-        &w,
-        &p,
-        w.providers(&["a", "b"]),
-        VersionState::default(),
-        "research",
-    )
-    .unwrap();
+    let version = open_fine(&w, &p).unwrap();
     for (path, data) in files() {
         assert_eq!(version.read(path).unwrap(), data, "{path}");
     }
@@ -218,14 +201,7 @@ fn a_lying_store_is_routed_around_and_tampering_everywhere_is_caught() {
 
     // Both stores lie: no range of an object is returned.
     assert!(corrupt_store(&w.path("stores/b")) > 0);
-    let version = open_with(
-        &w,
-        &p,
-        w.providers(&["a", "b"]),
-        VersionState::default(),
-        "research",
-    )
-    .unwrap();
+    let version = open_fine(&w, &p).unwrap();
     for (path, _) in files() {
         let err = version.read(path).unwrap_err();
         assert!(

@@ -200,20 +200,36 @@ fn hold_from_row(row: &Row) -> Result<Hold, Error> {
     })
 }
 
-async fn count_holds(tx: &mut Txn, cid: &Cid, dataset: &str) -> Result<u64, Error> {
-    let row = tx
-        .fetch_optional(COUNT_HOLDS, &[text(cid), text(dataset)], &[Col::Int])
+/// The one number a `SELECT COUNT(*)` query answers.
+async fn count(tx: &mut Txn, sql: &'static str, args: &[Arg]) -> Result<i64, Error> {
+    tx.fetch_optional(sql, args, &[Col::Int])
         .await?
-        .ok_or_else(|| Error::Corrupt("COUNT returned no row".to_owned()))?;
-    uint(row.int(0)?)
+        .ok_or_else(|| Error::Corrupt("COUNT returned no row".to_owned()))?
+        .int(0)
+}
+
+async fn count_holds(tx: &mut Txn, cid: &Cid, dataset: &str) -> Result<u64, Error> {
+    uint(count(tx, COUNT_HOLDS, &[text(cid), text(dataset)]).await?)
 }
 
 async fn consent_withdrawn(tx: &mut Txn, cid: &Cid) -> Result<bool, Error> {
-    let row = tx
-        .fetch_optional(COUNT_WITHDRAWN, &[text(cid)], &[Col::Int])
-        .await?
-        .ok_or_else(|| Error::Corrupt("COUNT returned no row".to_owned()))?;
-    Ok(row.int(0)? > 0)
+    Ok(count(tx, COUNT_WITHDRAWN, &[text(cid)]).await? > 0)
+}
+
+/// [`Error::StateMismatch`] unless the version is in the state the caller expected.
+fn expect_state(
+    cid: &Cid,
+    expected: Option<LifecycleState>,
+    found: LifecycleState,
+) -> Result<(), Error> {
+    match expected {
+        Some(expected) if expected != found => Err(Error::StateMismatch {
+            cid: *cid,
+            expected,
+            found,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Moves a version within a transaction: the table, holds, a compare-and-set on state
@@ -226,15 +242,7 @@ async fn move_in(
     change: &Change,
 ) -> Result<u64, Error> {
     let (dataset, from, _, revision) = require_version(tx, cid).await?;
-    if let Some(expected) = expected
-        && expected != from
-    {
-        return Err(Error::StateMismatch {
-            cid: *cid,
-            expected,
-            found: from,
-        });
-    }
+    expect_state(cid, expected, from)?;
     if !from.can_move_to(to) {
         return Err(Error::IllegalTransition {
             cid: *cid,
@@ -539,15 +547,12 @@ impl Registry {
                 ],
             )
             .await?;
-            let kept = tx
-                .fetch_optional(
-                    "SELECT COUNT(*) FROM approval_envelopes WHERE cid = $1",
-                    &[text(cid)],
-                    &[Col::Int],
-                )
-                .await?
-                .ok_or_else(|| Error::Corrupt("COUNT returned no row".to_owned()))?
-                .int(0)?;
+            let kept = count(
+                &mut tx,
+                "SELECT COUNT(*) FROM approval_envelopes WHERE cid = $1",
+                &[text(cid)],
+            )
+            .await?;
             if kept < 2 {
                 return Err(Error::ApprovalRequired { cid: *cid });
             }
@@ -585,15 +590,7 @@ impl Registry {
                 // Only approve_verified approves; the version and the expected state
                 // are still checked first, so the error names the first thing wrong.
                 let (_, from, _, _) = require_version(&mut tx, cid).await?;
-                if let Some(expected) = expected
-                    && expected != from
-                {
-                    return Err(Error::StateMismatch {
-                        cid: *cid,
-                        expected,
-                        found: from,
-                    });
-                }
+                expect_state(cid, expected, from)?;
                 return Err(Error::ApprovalRequired { cid: *cid });
             }
             move_in(&mut tx, cid, expected, to, change).await
