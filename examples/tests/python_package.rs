@@ -54,6 +54,19 @@ fn repo() -> PathBuf {
         .to_path_buf()
 }
 
+/// `python -m pip install`, quietly.
+fn pip_install(python: &Path) -> Command {
+    let mut pip = Command::new(python);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]);
+    pip
+}
+
 /// A virtual environment with the pinned test requirements, made once per set of
 /// requirements.
 fn venv() -> Result<PathBuf, String> {
@@ -71,15 +84,8 @@ fn venv() -> Result<PathBuf, String> {
         "python3 -m venv",
     )?;
     run(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
+        pip_install(&python)
+            .arg("-r")
             .arg(repo().join("python/tests/requirements.txt")),
         "pip install -r python/tests/requirements.txt",
     )?;
@@ -113,16 +119,8 @@ fn the_python_package_passes_its_tests() {
         .find(|p| p.extension().is_some_and(|e| e == "whl"))
         .expect("maturin wrote no wheel");
     run(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--force-reinstall",
-                "--no-deps",
-            ])
+        pip_install(&python)
+            .args(["--force-reinstall", "--no-deps"])
             .arg(&wheel),
         "pip install the wheel",
     )

@@ -314,6 +314,7 @@ impl NativeVersion {
         Ok(NativeObject {
             size: reader.size(),
             reader: Mutex::new(reader),
+            scratch: Mutex::new(Vec::new()),
         })
     }
 
@@ -330,6 +331,31 @@ impl NativeVersion {
     fn receipt_json(&self) -> PyResult<String> {
         serde_json::to_string(&self.version.receipt())
             .map_err(|e| invalid(format!("the receipt: {e}")))
+    }
+
+    /// Calls `callback(path, offset, length, size, total)` after every range read
+    /// (fetched, re-hashed and decrypted); `None` stops it. The callback runs on the
+    /// reading thread with the GIL held; what it raises is reported as unraisable and
+    /// does not stop the read.
+    #[pyo3(signature = (callback))]
+    fn on_progress(&self, callback: Option<Py<PyAny>>) {
+        let Some(callback) = callback else {
+            self.version.clear_progress();
+            return;
+        };
+        self.version.on_progress(move |p| {
+            Python::attach(|py| {
+                if let Err(e) = callback.call1(py, (p.path, p.offset, p.len, p.size, p.total)) {
+                    e.write_unraisable(py, Some(callback.bind(py)));
+                }
+            });
+        });
+    }
+
+    /// Plaintext bytes fetched and decrypted so far.
+    #[getter]
+    fn bytes_fetched(&self) -> u64 {
+        self.version.bytes_fetched()
     }
 
     /// How many ranges have been fetched from the stores.
@@ -350,6 +376,8 @@ impl NativeVersion {
 struct NativeObject {
     size: u64,
     reader: Mutex<ObjectReader>,
+    /// `readinto`'s buffer, kept so that a run of reads allocates it once.
+    scratch: Mutex<Vec<u8>>,
 }
 
 #[pymethods]
@@ -394,32 +422,47 @@ impl NativeObject {
             return Err(invalid("readinto needs a writable buffer"));
         }
         let len = buffer.item_count();
-        let mut data = vec![0u8; len];
+        let mut scratch = self.scratch.lock().unwrap_or_else(PoisonError::into_inner);
+        scratch.resize(len, 0);
+        let data = scratch.as_mut_slice();
         let n = py
             .detach(|| {
                 let mut reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
-                read_full(&mut reader, &mut data)
+                read_full(&mut reader, data)
             })
             .map_err(|e| to_py(&e))?;
-        buffer.copy_from_slice(py, data.get(..len).unwrap_or_default())?;
+        buffer.copy_from_slice(py, &*data)?;
         Ok(n)
     }
 
-    /// Reads up to `size` bytes (all that is left when negative).
+    /// Reads up to `size` bytes (all that is left when negative), straight into the
+    /// `bytes` object returned.
     #[pyo3(signature = (size = -1))]
     fn read<'py>(&self, py: Python<'py>, size: i64) -> PyResult<Bound<'py, PyBytes>> {
-        let data = py
-            .detach(|| {
-                let mut reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
-                let left = reader.size().saturating_sub(reader.position());
-                let want = u64::try_from(size).map_or(left, |s| s.min(left));
-                let mut data = vec![0u8; usize::try_from(want).unwrap_or(0)];
-                let n = read_full(&mut reader, &mut data)?;
-                data.truncate(n);
-                Ok::<_, Error>(data)
-            })
-            .map_err(|e| to_py(&e))?;
-        Ok(PyBytes::new(py, &data))
+        let want = {
+            let reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+            let left = reader.size().saturating_sub(reader.position());
+            usize::try_from(u64::try_from(size).map_or(left, |s| s.min(left))).unwrap_or(0)
+        };
+        let mut got = 0;
+        let bytes = PyBytes::new_with(py, want, |out| {
+            got = py
+                .detach(|| {
+                    let mut reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+                    read_full(&mut reader, out)
+                })
+                .map_err(|e| to_py(&e))?;
+            Ok(())
+        })?;
+        if got == want {
+            Ok(bytes)
+        } else {
+            // Another thread moved the position in between: return what was read.
+            Ok(PyBytes::new(
+                py,
+                bytes.as_bytes().get(..got).unwrap_or_default(),
+            ))
+        }
     }
 }
 

@@ -11,6 +11,7 @@ import os
 import pickle
 import random
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -328,3 +329,32 @@ _INHERITED: list = []
 
 def _read_inherited_global(_: int) -> str:
     return _read_inherited(_INHERITED[0])
+
+
+def test_progress_reports_every_range(world: World) -> None:
+    seen: list = []
+    version = dataseal.open_version(world.cid, **world.options(progress=seen.append))
+    assert version.read("train/blob.bin") == world.blob
+    assert [p.path for p in seen] == ["train/blob.bin"] * len(seen)
+    # The ranges tile the object, in order, and the total counts them all.
+    assert [p.offset for p in seen] == [sum(q.length for q in seen[:i]) for i in range(len(seen))]
+    assert sum(p.length for p in seen) == len(world.blob) == version.bytes_fetched
+    assert seen[-1].total == len(world.blob) and seen[-1].size == len(world.blob)
+
+    # A callback that raises does not stop the read; None stops the reports.
+    def broken(_: dataseal.Progress) -> None:
+        raise RuntimeError("progress bar gone")
+
+    caught: list = []
+    hook = sys.unraisablehook
+    sys.unraisablehook = caught.append
+    try:
+        version.on_progress(broken)
+        assert version.read("labels.csv").decode() == world.csv
+    finally:
+        sys.unraisablehook = hook
+    assert caught and all(isinstance(u.exc_value, RuntimeError) for u in caught)
+    version.on_progress(None)
+    count = len(seen)
+    assert version.read("train/records.bin") == world.records
+    assert len(seen) == count

@@ -172,6 +172,21 @@ impl Decryptor {
     /// [`Error::Chunk`] if the chunk does not exist, has the wrong length, or fails
     /// authentication at this index.
     pub fn decrypt_chunk(&self, index: u64, chunk: &mut Vec<u8>) -> Result<(), Error> {
+        let n = self.decrypt_chunk_slice(index, chunk)?;
+        chunk.truncate(n);
+        Ok(())
+    }
+
+    /// Authenticates and decrypts chunk `index` in place in a slice holding exactly its
+    /// ciphertext, for callers that keep many chunks in one buffer; returns the
+    /// plaintext length (the plaintext is the slice's first that many bytes, the tag's
+    /// bytes after it are left as they were).
+    ///
+    /// # Errors
+    ///
+    /// As [`Decryptor::decrypt_chunk`]. On an error the slice's contents are
+    /// unspecified: never use them.
+    pub fn decrypt_chunk_slice(&self, index: u64, chunk: &mut [u8]) -> Result<usize, Error> {
         let expected = self
             .header
             .chunk_plaintext_len(index)
@@ -180,12 +195,9 @@ impl Decryptor {
             return Err(Error::Chunk { index });
         }
         let last = index + 1 == self.header.chunk_count();
-        let n = self
-            .cipher
+        self.cipher
             .open(index, last, chunk)
-            .ok_or(Error::Chunk { index })?;
-        chunk.truncate(n);
-        Ok(())
+            .ok_or(Error::Chunk { index })
     }
 
     /// Decrypts the whole chunk stream from `reader` to `writer`, in parallel on the

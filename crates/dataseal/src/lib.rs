@@ -34,7 +34,7 @@ pub use fetch::{
 };
 pub use fsutil::AtomicFile;
 pub use meta::DatasetMeta;
-pub use open::{ObjectInfo, ObjectReader, OpenVersion};
+pub use open::{ObjectInfo, ObjectReader, OpenVersion, RangeProgress};
 pub use publish::{PlacedObject, Publish, Published};
 pub use quarantine::{Problem, Quarantine, QuarantineReport, SourceFile};
 pub use records::{

@@ -55,6 +55,28 @@ struct Shared {
     window: usize,
     receipt: Receipt,
     log: Mutex<ReadLog>,
+    progress: Mutex<Option<RangeProgressFn>>,
+}
+
+/// A progress callback; see [`OpenVersion::on_progress`].
+type RangeProgressFn = Arc<dyn Fn(&RangeProgress<'_>) + Send + Sync>;
+
+/// One range a reader fetched, re-hashed and decrypted, as reported to the callback
+/// set with [`OpenVersion::on_progress`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RangeProgress<'a> {
+    /// The object's path.
+    pub path: &'a str,
+    /// Where the range starts in the object's plaintext.
+    pub offset: u64,
+    /// The range's plaintext length.
+    pub len: u64,
+    /// The object's plaintext length.
+    pub size: u64,
+    /// Plaintext bytes fetched by every reader of the version so far, this range
+    /// included.
+    pub total: u64,
 }
 
 impl Shared {
@@ -89,6 +111,8 @@ struct ReadLog {
     blocks: BTreeMap<String, Vec<ServedChunk>>,
     integrity_failures: u64,
     remote_reads: u64,
+    /// Plaintext bytes decrypted from fetched ranges.
+    fetched: u64,
 }
 
 /// One object of an opened version.
@@ -149,6 +173,7 @@ impl Fetch {
                 window: self.read_window(),
                 receipt,
                 log: Mutex::new(ReadLog::default()),
+                progress: Mutex::new(None),
             }),
         })
     }
@@ -248,7 +273,8 @@ impl OpenVersion {
             decryptor,
             pos: 0,
             first: 0,
-            chunks: Vec::new(),
+            held: 0,
+            window: Vec::new(),
         })
     }
 
@@ -304,6 +330,36 @@ impl OpenVersion {
         receipt
     }
 
+    /// Calls `report` after every range any reader of this version (those already open
+    /// included) fetched, re-hashed and decrypted, on the thread that read it; replaces
+    /// the callback set before. `report` must not block for long: the read waits.
+    pub fn on_progress(&self, report: impl Fn(&RangeProgress<'_>) + Send + Sync + 'static) {
+        *self
+            .shared
+            .progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(report));
+    }
+
+    /// Stops calling the progress callback.
+    pub fn clear_progress(&self) {
+        *self
+            .shared
+            .progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// Plaintext bytes the readers have fetched and decrypted so far.
+    #[must_use]
+    pub fn bytes_fetched(&self) -> u64 {
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .fetched
+    }
+
     /// How many ranges the readers have fetched from the stores.
     #[must_use]
     pub fn remote_reads(&self) -> u64 {
@@ -345,8 +401,12 @@ pub struct ObjectReader {
     pos: u64,
     /// The index of the first chunk held.
     first: u64,
-    /// Decrypted chunks `first..first + chunks.len()`.
-    chunks: Vec<Vec<u8>>,
+    /// How many chunks are held, from `first`.
+    held: u64,
+    /// The chunks held, decrypted in place: chunk `first + k` starts at
+    /// `k * cipher_chunk` (its tag's bytes follow its plaintext). Kept across loads, so
+    /// a sequential read allocates (and the kernel zeroes) its window once.
+    window: Vec<u8>,
 }
 
 impl std::fmt::Debug for ObjectReader {
@@ -395,20 +455,22 @@ impl ObjectReader {
             return Ok(0);
         }
         let index = self.pos / self.plain_chunk;
-        if !(self.first..self.first + self.chunks.len() as u64).contains(&index) {
+        if !(self.first..self.first + self.held).contains(&index) {
             self.load(index)?;
         }
-        let Some(chunk) = self
-            .chunks
-            .get(usize::try_from(index - self.first).unwrap_or(usize::MAX))
-        else {
+        let k = index - self.first;
+        // The chunk's plaintext: a whole chunk but the last, which ends with the object.
+        let start = k * self.cipher_chunk;
+        let plain = self.plain_chunk.min(self.size - index * self.plain_chunk);
+        let at = self.pos - index * self.plain_chunk;
+        let from = usize::try_from(start + at).unwrap_or(usize::MAX);
+        let to = usize::try_from(start + plain).unwrap_or(usize::MAX);
+        let Some(available) = self.window.get(from..to) else {
             return Err(Error::Verification(format!(
                 "{}: chunk {index} missing",
                 self.path
             )));
         };
-        let at = usize::try_from(self.pos - index * self.plain_chunk).unwrap_or(usize::MAX);
-        let available = chunk.get(at..).unwrap_or_default();
         let n = available.len().min(buf.len());
         if let (Some(to), Some(from)) = (buf.get_mut(..n), available.get(..n)) {
             to.copy_from_slice(from);
@@ -420,7 +482,7 @@ impl ObjectReader {
     /// Fetches, checks and decrypts the chunks from `index`: the reader's window of
     /// them when the read continues the chunks held (sequential), else one.
     fn load(&mut self, index: u64) -> Result<(), Error> {
-        let sequential = index == self.first + self.chunks.len() as u64 && !self.chunks.is_empty();
+        let sequential = index == self.first + self.held && self.held > 0;
         let want = if sequential {
             self.shared.window as u64
         } else {
@@ -443,8 +505,12 @@ impl ObjectReader {
             .map(Provider::id)
             .collect();
         let mut read = VerifiedRead::range(self.root, offset, len).window(shared.window);
-        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-        let result = shared.runtime()?.block_on(read.run(&stores, &mut bytes));
+        // Nothing is held until the whole window has been checked and decrypted.
+        self.held = 0;
+        self.window.clear();
+        let result = shared
+            .runtime()?
+            .block_on(read.run(&stores, &mut self.window));
         {
             let mut log = shared.log.lock().unwrap_or_else(PoisonError::into_inner);
             log.remote_reads += 1;
@@ -462,25 +528,43 @@ impl ObjectReader {
             }));
         }
         result.map_err(|e| Error::transport(format!("{}: reading {}", self.path, self.root), e))?;
-        if bytes.len() as u64 != len {
+        if self.window.len() as u64 != len {
             return Err(Error::Verification(format!(
                 "{}: {len} bytes asked at {offset}, {} served",
                 self.path,
-                bytes.len()
+                self.window.len()
             )));
         }
-        let mut chunks = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
         let step = usize::try_from(self.cipher_chunk).unwrap_or(usize::MAX);
-        for (k, piece) in bytes.chunks(step).enumerate() {
-            let i = index + k as u64;
-            let mut chunk = piece.to_vec();
+        for (k, chunk) in self.window.chunks_mut(step).enumerate() {
             self.decryptor
-                .decrypt_chunk(i, &mut chunk)
+                .decrypt_chunk_slice(index + k as u64, chunk)
                 .map_err(|e| Error::crypt(self.path.clone(), e))?;
-            chunks.push(chunk);
         }
         self.first = index;
-        self.chunks = chunks;
+        self.held = count;
+        let start = index * self.plain_chunk;
+        let plain = (count * self.plain_chunk).min(self.size - start);
+        let total = {
+            let mut log = shared.log.lock().unwrap_or_else(PoisonError::into_inner);
+            log.fetched += plain;
+            log.fetched
+        };
+        // Called with no lock held: the callback may ask the version anything.
+        let report = shared
+            .progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(report) = report {
+            report(&RangeProgress {
+                path: &self.path,
+                offset: start,
+                len: plain,
+                size: self.size,
+                total,
+            });
+        }
         Ok(())
     }
 }

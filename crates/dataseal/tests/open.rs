@@ -127,16 +127,32 @@ fn a_read_fetches_only_the_chunks_it_touches() {
         .find(|(p, _)| *p == "train/c.bin")
         .unwrap()
         .1;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    version.on_progress(move |p| {
+        log.lock()
+            .unwrap()
+            .push((p.path.to_owned(), p.offset, p.len, p.size, p.total));
+    });
     let mut r = version.open("train/c.bin").unwrap();
     r.seek(SeekFrom::Start(PLAIN + 10)).unwrap();
     let mut buf = [0u8; 100];
     r.read_exact(&mut buf).unwrap();
     assert_eq!(&buf[..], &data[PLAIN as usize + 10..PLAIN as usize + 110]);
     assert_eq!(version.remote_reads(), 1);
-    // The same chunk again: no fetch.
+    let size = data.len() as u64;
+    let second = PLAIN.min(size - PLAIN);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [("train/c.bin".to_owned(), PLAIN, second, size, second)],
+        "one range reported: the chunk read"
+    );
+    assert_eq!(version.bytes_fetched(), second);
+    // The same chunk again: no fetch, nothing reported.
     r.seek(SeekFrom::Start(PLAIN + 500)).unwrap();
     r.read_exact(&mut buf).unwrap();
     assert_eq!(version.remote_reads(), 1);
+    assert_eq!(seen.lock().unwrap().len(), 1);
     let receipt = version.receipt();
     assert_eq!(receipt.objects.len(), 1);
     let leaves_and_parent = receipt.objects[0].blocks.len();
@@ -145,6 +161,21 @@ fn a_read_fetches_only_the_chunks_it_touches() {
         "one leaf (and its parent), not the object: {leaves_and_parent}"
     );
     assert_eq!(receipt.job.as_deref(), Some("job-1"));
+    // A whole read from the start reports ranges that tile the object, in order.
+    seen.lock().unwrap().clear();
+    let mut whole = version.open("train/c.bin").unwrap();
+    let mut all = Vec::new();
+    whole.read_to_end(&mut all).unwrap();
+    assert_eq!(all, data);
+    let ranges = seen.lock().unwrap().clone();
+    let mut next = 0;
+    for (_, offset, len, _, _) in &ranges {
+        assert_eq!(*offset, next);
+        next += len;
+    }
+    assert_eq!(next, size);
+    assert_eq!(ranges.last().unwrap().4, second + size);
+    version.clear_progress();
 }
 
 #[test]

@@ -12,7 +12,7 @@ import io
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 from . import _native
 from ._native import (
@@ -181,6 +181,23 @@ class FileInfo:
     size: int
 
 
+@dataclass(frozen=True)
+class Progress:
+    """One range a reader fetched, re-hashed and decrypted (see
+    :meth:`Version.on_progress`)."""
+
+    path: str
+    """The object's path."""
+    offset: int
+    """Where the range starts in the object's plaintext."""
+    length: int
+    """The range's plaintext length."""
+    size: int
+    """The object's plaintext length."""
+    total: int
+    """Plaintext bytes fetched by every reader of the version so far."""
+
+
 class Version:
     """A version opened for reading by :func:`open_version`: verified, allowed by the
     policy decision point, its key released. Plaintext exists only in memory."""
@@ -221,6 +238,22 @@ class Version:
     def receipt(self) -> dict:
         """The reproducibility receipt of what has been read so far."""
         return json.loads(self._native.receipt_json())
+
+    def on_progress(self, callback: Optional[Callable[[Progress], None]]) -> None:
+        """Calls ``callback(Progress(...))`` after every range any reader of this
+        version fetched, re-hashed and decrypted (``None`` stops it). It runs on the
+        reading thread; what it raises is reported as unraisable and does not stop
+        the read. For example ``tqdm``: ``version.on_progress(lambda p:
+        bar.update(p.length))``."""
+        if callback is None:
+            self._native.on_progress(None)
+            return
+        self._native.on_progress(lambda *fields: callback(Progress(*fields)))
+
+    @property
+    def bytes_fetched(self) -> int:
+        """Plaintext bytes fetched and decrypted so far."""
+        return self._native.bytes_fetched
 
     @property
     def remote_reads(self) -> int:
@@ -268,6 +301,7 @@ def open_version(
     audit_log: Optional[tuple] = None,
     job: Optional[str] = None,
     window: int = 8,
+    progress: Optional[Callable[[Progress], None]] = None,
 ) -> Version:
     """Opens version ``manifest_cid`` for reading, as ``dataseal fetch`` does up to
     the first block: the envelope and its signatures, the policy decision (recorded
@@ -277,6 +311,7 @@ def open_version(
     The arguments are those of ``dataseal fetch``: ``stores`` as ``[NAME[@REGION]=]SPEC``
     (``dir:PATH``, ``kubo:URL``, ``btfs:URL``), ``trust`` as ``KEY.pub=ROLE``,
     ``approvers`` as ``KEY.pub=ROLE:USER``; ``grant`` is a token or a file holding one.
+    ``progress``, if given, is called after every range read (:meth:`Version.on_progress`).
 
     Raises :class:`PolicyDenied` (denied), :class:`VersionBlocked` (revoked, erased,
     held), :class:`VerificationError`, :class:`InvalidInput` or :class:`Unavailable`.
@@ -307,10 +342,13 @@ def open_version(
         job=job,
         window=window,
     )
-    return Version(native)
+    version = Version(native)
+    if progress is not None:
+        version.on_progress(progress)
+    return version
 
 
 from .dataset import VersionDataset  # noqa: E402
 from .fs import DatasealFileSystem  # noqa: E402
 
-__all__ += ["DatasealFileSystem", "FileInfo", "Failure", "VersionDataset"]
+__all__ += ["DatasealFileSystem", "FileInfo", "Failure", "Progress", "VersionDataset"]
