@@ -28,6 +28,7 @@ use crate::records::{SyncRegistry, known};
 use crate::rules::PlacementRules;
 use crate::store::{Provider, connect};
 use crate::{Error, Progress, ProgressFn};
+use dataseal_registry::{KnownVersion, LifecycleState};
 
 /// The largest envelope read, in bytes.
 pub const MAX_ENVELOPE_LEN: u64 = 256 << 20;
@@ -146,6 +147,124 @@ impl Gate<'_> {
         Err(Error::Denied {
             reason: reason.join("; "),
         })
+    }
+
+    /// Decides `request` about the verified `manifest` exactly as a read does, and
+    /// records the decision. With a registry, what it holds now decides: a version it
+    /// does not know is denied and an erased one refused (each recorded as a refusal),
+    /// the version's record (owner, organisation, uploader, lifecycle, holds, consent)
+    /// replaces any in the entities, a grant it lists as revoked is refused, and the
+    /// signed approvals it keeps are presented with the request's own (verified like
+    /// them) when [`Gate::approvals`] trusts approver keys.
+    ///
+    /// # Errors
+    ///
+    /// As [`Gate::decide_presented`]; [`Error::Registry`] when the registry cannot be
+    /// read.
+    pub fn decide_version(
+        &self,
+        manifest: &VerifiedManifest,
+        request: AccessRequest,
+        presented: &Presented,
+    ) -> Result<Decision, Error> {
+        let now = request.now;
+        let cid = manifest.cid();
+        let described = || format!("{} {cid} by {:?}", request.action, request.principal);
+        let registered = self.registered(&cid, &described, now)?;
+        self.decide_registered(registered.as_ref(), manifest, request, presented)
+    }
+
+    /// The registry's record of `cid` (none without a registry); a version the
+    /// registry does not know is denied and an erased one refused, each recorded.
+    fn registered(
+        &self,
+        cid: &Cid,
+        described: &dyn Fn() -> String,
+        now: Timestamp,
+    ) -> Result<Option<KnownVersion>, Error> {
+        let Some(registry) = self.registry else {
+            return Ok(None);
+        };
+        match known(registry, cid)? {
+            None => {
+                let err = Error::Denied {
+                    reason: format!("version {cid} is not in the registry"),
+                };
+                self.refuse(&described(), err, now)
+            }
+            Some(k) if k.state == LifecycleState::Erased => {
+                let err = Error::Blocked {
+                    version: cid.to_string(),
+                    state: "erased".to_owned(),
+                };
+                self.refuse(&described(), err, now)
+            }
+            Some(k) => Ok(Some(k)),
+        }
+    }
+
+    /// [`Gate::decide_version`] once the registry's record was read (`registered`,
+    /// none without a registry).
+    fn decide_registered(
+        &self,
+        registered: Option<&KnownVersion>,
+        manifest: &VerifiedManifest,
+        request: AccessRequest,
+        presented: &Presented,
+    ) -> Result<Decision, Error> {
+        let now = request.now;
+        let cid = manifest.cid();
+        let (Some(registry), Some(k)) = (self.registry, registered) else {
+            return self.decide_presented(request, presented, now);
+        };
+        let Some(record) = k.version_record() else {
+            let err = Error::Denied {
+                reason: format!(
+                    "version {cid} was registered without its owner, organisation and uploader"
+                ),
+            };
+            let described = format!("{} {cid} by {:?}", request.action, request.principal);
+            return self.refuse(&described, err, now);
+        };
+        let mut gate = *self;
+        let entities = self
+            .entities
+            .with_version(self.engine, manifest, &record)
+            .map_err(|e| Error::policy("the version's record from the registry", e))?;
+        gate.entities = &entities;
+        let verifier;
+        let mut request = request;
+        let mut presented = presented.clone();
+        if let Some(verified) = presented
+            .grant
+            .as_ref()
+            .and_then(|g| self.verifier.verify(g, now).ok())
+        {
+            let id = verified.id().clone();
+            let revoked = registry
+                .block_on(registry.registry().grant_revocation(&id))
+                .map_err(|e| Error::registry(format!("reading grant {id}"), e))?;
+            if revoked.is_some() {
+                // Refused by the verifier, with the reason in the decision.
+                verifier = self.verifier.clone().revoke(id);
+                gate.verifier = &verifier;
+            } else {
+                // Verified once: attached as such, not verified again.
+                request = request.with_grant(verified);
+                presented.grant = None;
+            }
+        }
+        if let Some(approvers) = self.approvals
+            && !approvers.is_empty()
+        {
+            // The approvals the registry keeps count as presented (each once).
+            for kept in registry.approvals(&cid)? {
+                if !presented.approvals.contains(&kept) {
+                    presented.approvals.push(kept);
+                }
+            }
+        }
+        gate.decide_presented(request, &presented, now)
     }
 }
 
@@ -598,72 +717,19 @@ impl Fetch {
 
         // 0. The registry first: an unknown version is denied and an erased one refused
         //    before any block is read.
-        let registered = match gate.registry {
-            None => None,
-            Some(registry) => match known(registry, &self.manifest)? {
-                None => {
-                    let err = Error::Denied {
-                        reason: format!("version {} is not in the registry", self.manifest),
-                    };
-                    return gate.refuse(&described(), err, now);
-                }
-                Some(k) if k.state == dataseal_registry::LifecycleState::Erased => {
-                    let err = Error::Blocked {
-                        version: self.manifest.to_string(),
-                        state: "erased".to_owned(),
-                    };
-                    return gate.refuse(&described(), err, now);
-                }
-                Some(k) => Some(k),
-            },
-        };
+        let registered = gate.registered(&self.manifest, &described, now)?;
 
         // 1. The envelope, checked to carry exactly this version, and its signatures.
         let manifest = self.verified_envelope(rt, providers, catalog, now)?;
 
-        // 2. The decision: nothing is written unless it allows.
+        // 2. The decision, with the registry's record as it stands now: nothing is
+        //    written unless it allows.
         let purpose = match DataPurpose::try_from(&self.purpose) {
             Ok(purpose) => purpose,
             Err(e) => {
                 return gate.refuse(&described(), Error::policy("the purpose", e), now);
             }
         };
-        // With a registry, the version's record as it stands now, and the grants it
-        // says were revoked.
-        let entities;
-        let verifier;
-        let mut gate = *gate;
-        if let (Some(registry), Some(k)) = (gate.registry, &registered) {
-            let Some(record) = k.version_record() else {
-                let err = Error::Denied {
-                    reason: format!(
-                        "version {} was registered without its owner, organisation and uploader",
-                        self.manifest
-                    ),
-                };
-                return gate.refuse(&described(), err, now);
-            };
-            entities = gate
-                .entities
-                .with_version(gate.engine, &manifest, &record)
-                .map_err(|e| Error::policy("the version's record from the registry", e))?;
-            gate.entities = &entities;
-            if let Some(id) = self
-                .grant
-                .as_ref()
-                .and_then(|g| gate.verifier.verify(g, now).ok())
-                .map(|v| v.id().clone())
-            {
-                let revoked = registry
-                    .block_on(registry.registry().grant_revocation(&id))
-                    .map_err(|e| Error::registry(format!("reading grant {id}"), e))?;
-                if revoked.is_some() {
-                    verifier = gate.verifier.clone().revoke(id);
-                    gate.verifier = &verifier;
-                }
-            }
-        }
-        let gate = &gate;
         let request = AccessRequest::new(
             self.principal.clone(),
             self.action,
@@ -672,23 +738,12 @@ impl Fetch {
             self.region.clone(),
             now,
         );
-        let mut approvals = self.approvals.clone();
-        if let (Some(registry), Some(approvers)) = (gate.registry, gate.approvals)
-            && !approvers.is_empty()
-        {
-            // The approvals the registry keeps count as presented (each once), when the
-            // gate trusts approver keys to verify them with.
-            for kept in registry.approvals(&self.manifest)? {
-                if !approvals.contains(&kept) {
-                    approvals.push(kept);
-                }
-            }
-        }
         let presented = Presented {
             grant: self.grant.clone(),
-            approvals,
+            approvals: self.approvals.clone(),
         };
-        let decision = gate.decide_presented(request, &presented, now)?;
+        let decision =
+            gate.decide_registered(registered.as_ref(), &manifest, request, &presented)?;
         let release = Release::new(&self.manifest, &decision).ok_or_else(|| Error::Denied {
             reason: "not allowed".to_owned(),
         })?;

@@ -1,15 +1,19 @@
-//! The stories with the registry in the loop (an embedded SQLite file): the decision
-//! reads lifecycle, holds and revoked grants at decision time, a fetch records its
-//! read, and erasure shreds the key, unpins the blocks and signs a receipt.
+//! The stories with the registry in the loop, on an embedded SQLite file and on a
+//! PostgreSQL server: the decision reads lifecycle, holds and revoked grants at
+//! decision time, a fetch records its read, and erasure shreds the key, unpins the
+//! blocks and signs a receipt.
 
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    reason = "tests"
+    clippy::panic,
+    reason = "tests (the stories run as functions, once per backend)"
 )]
 
 mod common;
+#[path = "../../registry/tests/common/mod.rs"]
+mod pg;
 
 use common::*;
 
@@ -84,6 +88,12 @@ fn approve(registry: &SyncRegistry, cid: dataseal::Cid) {
     assert_eq!(state, Some(LifecycleState::Approved));
 }
 
+/// The registry at `url`, or a SQLite file in the world.
+fn open_registry(w: &World, url: Option<&str>) -> SyncRegistry {
+    let sqlite = format!("sqlite:{}", w.path("registry.db").display());
+    SyncRegistry::open(url.unwrap_or(&sqlite)).unwrap()
+}
+
 struct Setup {
     w: World,
     providers: Vec<Provider>,
@@ -93,15 +103,16 @@ struct Setup {
 }
 
 impl Setup {
-    fn new() -> Self {
+    /// A world with the version published; the registry at `url`, or a SQLite file in
+    /// the world.
+    fn new(url: Option<&str>) -> Self {
         let w = World::new();
         let mut providers = w.providers(&["a", "b"]);
         let published = w
             .publish()
             .run(&mut providers, &w.broker(), &w.catalog())
             .unwrap();
-        let url = format!("sqlite:{}", w.path("registry.db").display());
-        let registry = SyncRegistry::open(&url).unwrap();
+        let registry = open_registry(&w, url);
         // The entities say nothing is wrong with the version: only the registry can.
         let decider = Decider::new(&w, &published, VersionState::default());
         Self {
@@ -179,7 +190,11 @@ impl Setup {
 
 #[test]
 fn the_registry_decides_at_decision_time() {
-    let mut s = Setup::new();
+    the_registry_decides_at_decision_time_on(None);
+}
+
+fn the_registry_decides_at_decision_time_on(url: Option<&str>) {
+    let mut s = Setup::new(url);
     let cid = s.published.manifest_cid;
 
     // Unknown to the registry: denied, nothing written.
@@ -253,7 +268,11 @@ fn the_registry_decides_at_decision_time() {
 
 #[test]
 fn erasure_shreds_the_key_unpins_and_signs_a_receipt() {
-    let mut s = Setup::new();
+    erasure_shreds_the_key_unpins_and_signs_a_receipt_on(None);
+}
+
+fn erasure_shreds_the_key_unpins_and_signs_a_receipt_on(url: Option<&str>) {
+    let mut s = Setup::new(url);
     let cid = s.published.manifest_cid;
     s.register();
     s.to(LifecycleState::Approved);
@@ -361,6 +380,10 @@ fn erasure_shreds_the_key_unpins_and_signs_a_receipt() {
 
 #[test]
 fn dual_approval_through_the_registry() {
+    dual_approval_through_the_registry_on(None);
+}
+
+fn dual_approval_through_the_registry_on(url: Option<&str>) {
     use dataseal::policy::{
         Approval, ApprovalStatement, ApprovalVerifier, ApproverRole, AuditLog, EntityRef,
         EntityStore, GrantVerifier, PolicyEngine,
@@ -375,8 +398,7 @@ fn dual_approval_through_the_registry() {
         .unwrap();
     let cid = published.manifest_cid;
     let now = Timestamp::now();
-    let registry =
-        SyncRegistry::open(&format!("sqlite:{}", w.path("registry.db").display())).unwrap();
+    let registry = open_registry(&w, url);
     let verified = verify_envelope(&envelope_of(&published), &w.trust(), now).unwrap();
     registry
         .register_published(
@@ -539,11 +561,16 @@ fn dual_approval_through_the_registry() {
 
 #[test]
 fn the_retention_sweep_carries_out_each_on_expiry_action_and_skips_held_versions() {
+    the_retention_sweep_carries_out_each_on_expiry_action_and_skips_held_versions_on(None);
+}
+
+fn the_retention_sweep_carries_out_each_on_expiry_action_and_skips_held_versions_on(
+    url: Option<&str>,
+) {
     use dataseal::manifest::RetentionAction;
     let w = World::new();
     let mut providers = w.providers(&["a", "b"]);
-    let registry =
-        SyncRegistry::open(&format!("sqlite:{}", w.path("registry.db").display())).unwrap();
+    let registry = open_registry(&w, url);
     let until = Timestamp::now().saturating_add_seconds(5);
     let mut publish = |version: &str, on_expiry: &str| {
         let mut meta: serde_json::Value = serde_json::from_str(META).unwrap();
@@ -636,4 +663,26 @@ fn the_retention_sweep_carries_out_each_on_expiry_action_and_skips_held_versions
 
     // Sweeping again finds nothing new.
     assert!(run(&mut providers, later).is_empty());
+}
+
+/// Every story above, each in a new database of one throw-away PostgreSQL cluster.
+#[test]
+fn every_story_on_postgres() {
+    let Some(cluster) = pg::PgCluster::start() else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stories: [fn(Option<&str>); 4] = [
+        the_registry_decides_at_decision_time_on,
+        erasure_shreds_the_key_unpins_and_signs_a_receipt_on,
+        dual_approval_through_the_registry_on,
+        the_retention_sweep_carries_out_each_on_expiry_action_and_skips_held_versions_on,
+    ];
+    for story in stories {
+        let url = rt.block_on(cluster.fresh_database());
+        story(Some(&url));
+    }
 }
