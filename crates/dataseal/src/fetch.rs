@@ -15,6 +15,7 @@ use dataseal_manifest::{VerifiedManifest, manifest_cid, verify_envelope};
 use dataseal_policy::{
     AccessRequest, Action, Approval, ApprovalVerifier, AuditLog, DataPurpose, Decision,
     EntityStore, Grant, GrantVerifier, PolicyEngine, Presented, Principal, Refusal, Resource,
+    VerifiedGrant,
 };
 use dataseal_reputation::{Candidate, Event, EventKind, ObserverId, Outcome, order_for_read};
 use dataseal_transport::{FailureKind, Transport, VerifiedRead};
@@ -24,11 +25,11 @@ use tokio::io::AsyncWrite;
 
 use crate::broker::{KeyBroker, Release};
 use crate::catalog::Catalog;
-use crate::records::{SyncRegistry, known};
+use crate::records::{SyncRegistry, parse_approvals};
 use crate::rules::PlacementRules;
 use crate::store::{Provider, connect};
 use crate::{Error, Progress, ProgressFn};
-use dataseal_registry::{KnownVersion, LifecycleState};
+use dataseal_registry::{KnownVersion, LifecycleState, VersionStatus};
 
 /// The largest envelope read, in bytes.
 pub const MAX_ENVELOPE_LEN: u64 = 256 << 20;
@@ -150,12 +151,12 @@ impl Gate<'_> {
     }
 
     /// Decides `request` about the verified `manifest` exactly as a read does, and
-    /// records the decision. With a registry, what it holds now decides: a version it
-    /// does not know is denied and an erased one refused (each recorded as a refusal),
-    /// the version's record (owner, organisation, uploader, lifecycle, holds, consent)
-    /// replaces any in the entities, a grant it lists as revoked is refused, and the
-    /// signed approvals it keeps are presented with the request's own (verified like
-    /// them) when [`Gate::approvals`] trusts approver keys.
+    /// records the decision. With a registry, what it holds now decides, read in one
+    /// transaction: a version it does not know is denied and an erased one refused (each
+    /// recorded as a refusal), the version's record (owner, organisation, uploader,
+    /// lifecycle, holds, consent) replaces any in the entities, a grant it lists as
+    /// revoked is refused, and the signed approvals it keeps are presented with the
+    /// request's own (verified like them) when [`Gate::approvals`] trusts approver keys.
     ///
     /// # Errors
     ///
@@ -170,54 +171,74 @@ impl Gate<'_> {
         let now = request.now;
         let cid = manifest.cid();
         let described = || format!("{} {cid} by {:?}", request.action, request.principal);
-        let registered = self.registered(&cid, &described, now)?;
-        self.decide_registered(registered.as_ref(), manifest, request, presented)
+        let registered = self.registered(&cid, presented, &described, now)?;
+        self.decide_registered(registered, manifest, request, presented)
     }
 
-    /// The registry's record of `cid` (none without a registry); a version the
-    /// registry does not know is denied and an erased one refused, each recorded.
+    /// What the registry holds about `cid` and the grant presented (none without a
+    /// registry); a version the registry does not know is denied and an erased one
+    /// refused, each recorded.
     fn registered(
         &self,
         cid: &Cid,
+        presented: &Presented,
         described: &dyn Fn() -> String,
         now: Timestamp,
-    ) -> Result<Option<KnownVersion>, Error> {
+    ) -> Result<Option<Registered>, Error> {
         let Some(registry) = self.registry else {
             return Ok(None);
         };
-        match known(registry, cid)? {
-            None => {
-                let err = Error::Denied {
-                    reason: format!("version {cid} is not in the registry"),
-                };
-                self.refuse(&described(), err, now)
-            }
-            Some(k) if k.state == LifecycleState::Erased => {
+        // Verified once here: the registry is asked about its id, and a grant that
+        // does not verify is refused by the decision as without a registry.
+        let grant = presented
+            .grant
+            .as_ref()
+            .and_then(|g| self.verifier.verify(g, now).ok());
+        let view = registry
+            .block_on(
+                registry
+                    .registry()
+                    .decision_view(cid, grant.as_ref().map(VerifiedGrant::id)),
+            )
+            .map_err(|e| Error::registry(format!("reading version {cid}"), e))?;
+        match view.status {
+            VersionStatus::Known(k) if k.state == LifecycleState::Erased => {
                 let err = Error::Blocked {
                     version: cid.to_string(),
                     state: "erased".to_owned(),
                 };
                 self.refuse(&described(), err, now)
             }
-            Some(k) => Ok(Some(k)),
+            VersionStatus::Known(k) => Ok(Some(Registered {
+                known: *k,
+                grant,
+                grant_revoked: view.grant_revocation.is_some(),
+                approvals: view.approvals,
+            })),
+            _ => {
+                let err = Error::Denied {
+                    reason: format!("version {cid} is not in the registry"),
+                };
+                self.refuse(&described(), err, now)
+            }
         }
     }
 
-    /// [`Gate::decide_version`] once the registry's record was read (`registered`,
-    /// none without a registry).
+    /// [`Gate::decide_version`] once the registry was read (`registered`, none without
+    /// a registry).
     fn decide_registered(
         &self,
-        registered: Option<&KnownVersion>,
+        registered: Option<Registered>,
         manifest: &VerifiedManifest,
         request: AccessRequest,
         presented: &Presented,
     ) -> Result<Decision, Error> {
         let now = request.now;
         let cid = manifest.cid();
-        let (Some(registry), Some(k)) = (self.registry, registered) else {
+        let Some(registered) = registered else {
             return self.decide_presented(request, presented, now);
         };
-        let Some(record) = k.version_record() else {
+        let Some(record) = registered.known.version_record() else {
             let err = Error::Denied {
                 reason: format!(
                     "version {cid} was registered without its owner, organisation and uploader"
@@ -235,30 +256,24 @@ impl Gate<'_> {
         let verifier;
         let mut request = request;
         let mut presented = presented.clone();
-        if let Some(verified) = presented
-            .grant
-            .as_ref()
-            .and_then(|g| self.verifier.verify(g, now).ok())
-        {
-            let id = verified.id().clone();
-            let revoked = registry
-                .block_on(registry.registry().grant_revocation(&id))
-                .map_err(|e| Error::registry(format!("reading grant {id}"), e))?;
-            if revoked.is_some() {
+        match registered.grant {
+            Some(grant) if registered.grant_revoked => {
                 // Refused by the verifier, with the reason in the decision.
-                verifier = self.verifier.clone().revoke(id);
+                verifier = self.verifier.clone().revoke(grant.id().clone());
                 gate.verifier = &verifier;
-            } else {
+            }
+            Some(grant) => {
                 // Verified once: attached as such, not verified again.
-                request = request.with_grant(verified);
+                request = request.with_grant(grant);
                 presented.grant = None;
             }
+            None => {}
         }
         if let Some(approvers) = self.approvals
             && !approvers.is_empty()
         {
             // The approvals the registry keeps count as presented (each once).
-            for kept in registry.approvals(&cid)? {
+            for kept in parse_approvals(&cid, &registered.approvals)? {
                 if !presented.approvals.contains(&kept) {
                     presented.approvals.push(kept);
                 }
@@ -266,6 +281,16 @@ impl Gate<'_> {
         }
         gate.decide_presented(request, &presented, now)
     }
+}
+
+/// What the registry holds about a version a decision is asked about.
+struct Registered {
+    known: KnownVersion,
+    /// The grant presented, verified (none: none presented, or it did not verify).
+    grant: Option<VerifiedGrant>,
+    grant_revoked: bool,
+    /// The approval envelopes kept.
+    approvals: Vec<Vec<u8>>,
 }
 
 /// Reads a version: its envelope from the stores (the [`Catalog`] says where), the
@@ -717,7 +742,11 @@ impl Fetch {
 
         // 0. The registry first: an unknown version is denied and an erased one refused
         //    before any block is read.
-        let registered = gate.registered(&self.manifest, &described, now)?;
+        let presented = Presented {
+            grant: self.grant.clone(),
+            approvals: self.approvals.clone(),
+        };
+        let registered = gate.registered(&self.manifest, &presented, &described, now)?;
 
         // 1. The envelope, checked to carry exactly this version, and its signatures.
         let manifest = self.verified_envelope(rt, providers, catalog, now)?;
@@ -738,12 +767,7 @@ impl Fetch {
             self.region.clone(),
             now,
         );
-        let presented = Presented {
-            grant: self.grant.clone(),
-            approvals: self.approvals.clone(),
-        };
-        let decision =
-            gate.decide_registered(registered.as_ref(), &manifest, request, &presented)?;
+        let decision = gate.decide_registered(registered, &manifest, request, &presented)?;
         let release = Release::new(&self.manifest, &decision).ok_or_else(|| Error::Denied {
             reason: "not allowed".to_owned(),
         })?;

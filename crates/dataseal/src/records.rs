@@ -133,14 +133,7 @@ impl SyncRegistry {
         let stored = self
             .block_on(self.registry.approval_envelopes(cid))
             .map_err(|e| Error::registry(format!("reading the approvals of {cid}"), e))?;
-        stored
-            .iter()
-            .map(|bytes| {
-                Approval::from_json(bytes).map_err(|e| {
-                    Error::Verification(format!("an approval the registry keeps for {cid}: {e}"))
-                })
-            })
-            .collect()
+        parse_approvals(cid, &stored)
     }
 
     /// Records a signed approval of a registered version, once it verifies together
@@ -591,4 +584,20 @@ fn action_name(a: RetentionAction) -> &'static str {
         RetentionAction::Review => "review",
         RetentionAction::Archive => "archive",
     }
+}
+
+/// The approvals in the envelopes a registry keeps for `cid`.
+///
+/// # Errors
+///
+/// [`Error::Verification`] for an envelope that does not parse.
+pub(crate) fn parse_approvals(cid: &Cid, stored: &[Vec<u8>]) -> Result<Vec<Approval>, Error> {
+    stored
+        .iter()
+        .map(|bytes| {
+            Approval::from_json(bytes).map_err(|e| {
+                Error::Verification(format!("an approval the registry keeps for {cid}: {e}"))
+            })
+        })
+        .collect()
 }

@@ -191,6 +191,34 @@ fn measure(gate: &Gate<'_>, read: &[(&VerifiedManifest, Grant)]) -> (Duration, D
     )
 }
 
+/// Where a decision's time goes with the registry: its read, the entity store with
+/// the version's record, the decision alone; p50 of each, on stderr.
+fn breakdown(
+    registry: &SyncRegistry,
+    engine: &PolicyEngine,
+    people: &EntityStore,
+    read: &[(&VerifiedManifest, Grant)],
+) {
+    let spec = Spec::default();
+    let mut view = Vec::new();
+    let mut with = Vec::new();
+    for (vm, _) in read.iter().take(500) {
+        let t = Instant::now();
+        registry
+            .block_on(registry.registry().decision_view(&vm.cid(), None))
+            .unwrap();
+        view.push(t.elapsed());
+        let t = Instant::now();
+        people.with_version(engine, vm, &record(&spec)).unwrap();
+        with.push(t.elapsed());
+    }
+    eprintln!(
+        "  registry read p50 {}, entity store with the version p50 {}",
+        us(percentile(&mut view, 0.5)),
+        us(percentile(&mut with, 0.5))
+    );
+}
+
 #[test]
 #[ignore = "a latency probe: run by hand with --ignored --nocapture"]
 fn decision_latency_with_the_registry() {
@@ -209,7 +237,12 @@ fn decision_latency_with_the_registry() {
         "| versions | entities file p50 | p99 | SQLite p50 | p99 | p99 ratio | PostgreSQL p50 | p99 | p99 ratio |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for n in [1_000, 10_000, 100_000] {
+    // DATASEAL_PROBE_SIZES=1000,10000 measures only those sizes.
+    let sizes: Vec<usize> = std::env::var("DATASEAL_PROBE_SIZES").map_or_else(
+        |_| vec![1_000, 10_000, 100_000],
+        |v| v.split(',').map(|n| n.trim().parse().unwrap()).collect(),
+    );
+    for n in sizes {
         let t = Instant::now();
         let all = versions(n);
         let step = n / READ.min(n);
@@ -255,6 +288,7 @@ fn decision_latency_with_the_registry() {
                 registry: Some(&registry),
             };
             let (p50, p99) = measure(&gate, &read);
+            breakdown(&registry, &engine, &people, &read);
             row += &format!(
                 "| {} | {} | {:.2}× ",
                 us(p50),

@@ -196,8 +196,11 @@ impl Pool {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT);
+            // A file on this machine: a connection cannot have been dropped by a server,
+            // so no round trip to test it before each use.
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
+                .test_before_acquire(false)
                 .acquire_timeout(SQLITE_BUSY_TIMEOUT)
                 .connect_with(options)
                 .await

@@ -11,7 +11,7 @@ pub use db::{BackendKind, OpenOptions};
 pub use error::Error;
 pub use registry::Registry;
 pub use types::{
-    Actor, Change, GrantRevocation, Hold, HoldId, HoldScope, KnownVersion, LifecycleState,
-    NewVersion, ReadRecord, Reason, SourceId, Stewardship, StoredCheckpoint, TransitionRecord,
-    VersionStatus,
+    Actor, Change, DecisionView, GrantRevocation, Hold, HoldId, HoldScope, KnownVersion,
+    LifecycleState, NewVersion, ReadRecord, Reason, SourceId, Stewardship, StoredCheckpoint,
+    TransitionRecord, VersionStatus,
 };

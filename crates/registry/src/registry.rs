@@ -9,9 +9,9 @@ use dataseal_policy::GrantId;
 use crate::db::{Arg, BackendKind, Col, Mode, OpenOptions, Pool, Row, Txn};
 use crate::types::{parse_principal, principal_text};
 use crate::{
-    Actor, Change, Error, GrantRevocation, Hold, HoldId, HoldScope, KnownVersion, LifecycleState,
-    NewVersion, ReadRecord, Reason, SourceId, Stewardship, StoredCheckpoint, TransitionRecord,
-    VersionStatus,
+    Actor, Change, DecisionView, Error, GrantRevocation, Hold, HoldId, HoldScope, KnownVersion,
+    LifecycleState, NewVersion, ReadRecord, Reason, SourceId, Stewardship, StoredCheckpoint,
+    TransitionRecord, VersionStatus,
 };
 
 /// How many times an operation is tried when the database reports contention.
@@ -165,15 +165,46 @@ const HOLD_COLS: [Col; 13] = [
     Col::Int,  // lifted_revision
 ];
 
-/// Whether a source version `$1` derives from (through its parents) was withdrawn.
-const COUNT_WITHDRAWN: &str = concat!(
+/// What a decision reads about version `$1` in one statement: its row, its active holds
+/// (on it, its dataset, or a source of its lineage), the withdrawn sources of its
+/// lineage, and the revocation of grant `$2` (NULL: none asked). No row: unknown.
+const DECISION_VIEW: &str = concat!(
     "WITH RECURSIVE lineage(cid) AS ( \
         SELECT CAST($1 AS TEXT) \
         UNION \
-        SELECT p.parent FROM version_parents p JOIN lineage l ON p.cid = l.cid) ",
-    "SELECT COUNT(*) FROM withdrawn_sources w WHERE w.source IN ( \
-        SELECT s.source FROM version_sources s JOIN lineage l ON s.cid = l.cid)"
+        SELECT p.parent FROM version_parents p JOIN lineage l ON p.cid = l.cid), \
+     lineage_sources(source) AS ( \
+        SELECT s.source FROM version_sources s JOIN lineage l ON s.cid = l.cid) ",
+    "SELECT v.dataset_id, v.state, v.retention_until, v.revision, \
+        v.owner, v.organisation, v.uploader, v.special_category, \
+        (SELECT COUNT(*) FROM holds h WHERE h.lifted_at IS NULL AND ( \
+            (h.scope_kind = 'version' AND h.scope_key = v.cid) \
+            OR (h.scope_kind = 'dataset' AND h.scope_key = v.dataset_id) \
+            OR (h.scope_kind = 'source' AND h.scope_key IN ( \
+                SELECT source FROM lineage_sources)))), \
+        (SELECT COUNT(*) FROM withdrawn_sources w WHERE w.source IN ( \
+            SELECT source FROM lineage_sources)), \
+        g.principal, g.role, g.reason, g.at \
+     FROM versions v LEFT JOIN revoked_grants g ON g.grant_id = $2 \
+     WHERE v.cid = $1"
 );
+
+const DECISION_VIEW_COLS: [Col; 14] = [
+    Col::Text, // dataset_id
+    Col::Text, // state
+    Col::Int,  // retention_until
+    Col::Int,  // revision
+    Col::Text, // owner
+    Col::Text, // organisation
+    Col::Text, // uploader
+    Col::Int,  // special_category
+    Col::Int,  // active holds
+    Col::Int,  // withdrawn sources
+    Col::Text, // revoked grant: principal
+    Col::Text, // role
+    Col::Text, // reason
+    Col::Int,  // at
+];
 
 /// Every registered version derived from source `$1`, directly or through parents.
 const DERIVED: &str = "WITH RECURSIVE derived(cid) AS ( \
@@ -212,8 +243,81 @@ async fn count_holds(tx: &mut Txn, cid: &Cid, dataset: &str) -> Result<u64, Erro
     uint(count(tx, COUNT_HOLDS, &[text(cid), text(dataset)]).await?)
 }
 
-async fn consent_withdrawn(tx: &mut Txn, cid: &Cid) -> Result<bool, Error> {
-    Ok(count(tx, COUNT_WITHDRAWN, &[text(cid)]).await? > 0)
+/// [`Registry::status`] within a transaction.
+async fn status_in(tx: &mut Txn, cid: &Cid) -> Result<VersionStatus, Error> {
+    Ok(view_in(tx, cid, None).await?.0)
+}
+
+/// A version's status and, when `grant` names one, that grant's revocation (none for
+/// an unknown version), in one statement ([`DECISION_VIEW`]).
+async fn view_in(
+    tx: &mut Txn,
+    cid: &Cid,
+    grant: Option<&GrantId>,
+) -> Result<(VersionStatus, Option<GrantRevocation>), Error> {
+    let Some(row) = tx
+        .fetch_optional(
+            DECISION_VIEW,
+            &[text(cid), Arg::OptText(grant.map(ToString::to_string))],
+            &DECISION_VIEW_COLS,
+        )
+        .await?
+    else {
+        return Ok((VersionStatus::Unknown, None));
+    };
+    let dataset = row.text(0)?;
+    let known = KnownVersion {
+        cid: *cid,
+        dataset: dataset
+            .parse::<DatasetId>()
+            .map_err(|_| Error::Corrupt(format!("stored dataset id {dataset:?}")))?,
+        state: state(&row.text(1)?)?,
+        active_holds: uint(row.int(8)?)?,
+        consent_withdrawn: row.int(9)? > 0,
+        retention_until: row.opt_int(2)?.map(time).transpose()?,
+        revision: uint(row.int(3)?)?,
+        stewardship: stewardship_from(&row, 4, cid)?,
+    };
+    let revocation = match (grant, row.opt_int(13)?) {
+        (Some(id), Some(_)) => Some(GrantRevocation {
+            grant: id.clone(),
+            revoked: change_at(&row, 10)?,
+        }),
+        _ => None,
+    };
+    Ok((VersionStatus::Known(Box::new(known)), revocation))
+}
+
+/// [`Registry::grant_revocation`] within a transaction.
+async fn revocation_in(tx: &mut Txn, grant: &GrantId) -> Result<Option<GrantRevocation>, Error> {
+    let row = tx
+        .fetch_optional(
+            "SELECT principal, role, reason, at FROM revoked_grants WHERE grant_id = $1",
+            &[text(grant)],
+            &[Col::Text, Col::Text, Col::Text, Col::Int],
+        )
+        .await?;
+    row.map(|row| {
+        Ok(GrantRevocation {
+            grant: grant.clone(),
+            revoked: change_at(&row, 0)?,
+        })
+    })
+    .transpose()
+}
+
+/// The approval envelopes kept for a version, oldest first, within a transaction.
+async fn envelopes_in(tx: &mut Txn, cid: &Cid) -> Result<Vec<Vec<u8>>, Error> {
+    let rows = tx
+        .fetch_all(
+            "SELECT envelope FROM approval_envelopes WHERE cid = $1 ORDER BY id",
+            &[text(cid)],
+            &[Col::Bytes],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| r.bytes(0))
+        .collect::<Result<Vec<_>, _>>()
 }
 
 /// [`Error::StateMismatch`] unless the version is in the state the caller expected.
@@ -325,23 +429,14 @@ async fn require_version(
         .ok_or(Error::UnknownVersion(*cid))
 }
 
-/// Who answers for a version, if it was registered with it.
-async fn load_stewardship(tx: &mut Txn, cid: &Cid) -> Result<Option<Stewardship>, Error> {
-    let Some(row) = tx
-        .fetch_optional(
-            "SELECT owner, organisation, uploader, special_category FROM versions WHERE cid = $1",
-            &[text(cid)],
-            &[Col::Text, Col::Text, Col::Text, Col::Int],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
+/// Who answers for a version (columns `i..i + 4`: owner, organisation, uploader,
+/// special category), if it was registered with it.
+fn stewardship_from(row: &Row, i: usize, cid: &Cid) -> Result<Option<Stewardship>, Error> {
     let (Some(owner), Some(organisation), Some(uploader), Some(special)) = (
-        row.opt_text(0)?,
-        row.opt_text(1)?,
-        row.opt_text(2)?,
-        row.opt_int(3)?,
+        row.opt_text(i)?,
+        row.opt_text(i + 1)?,
+        row.opt_text(i + 2)?,
+        row.opt_int(i + 3)?,
     ) else {
         return Ok(None);
     };
@@ -647,25 +742,35 @@ impl Registry {
     /// Only database failures.
     pub async fn status(&self, cid: &Cid) -> Result<VersionStatus, Error> {
         in_tx!(self, Mode::Read, |tx| async {
-            let Some((dataset, state, retention, revision)) = load_version(&mut tx, cid).await?
-            else {
-                return Ok(VersionStatus::Unknown);
+            status_in(&mut tx, cid).await
+        }
+        .await)
+    }
+
+    /// Everything a decision reads about a version, in one read transaction (one
+    /// consistent snapshot, one round of queries): its [`Registry::status`], the
+    /// revocation of the grant presented (when `grant` names one), and the approval
+    /// envelopes kept for it (none for an unknown version).
+    ///
+    /// # Errors
+    ///
+    /// Only database failures.
+    pub async fn decision_view(
+        &self,
+        cid: &Cid,
+        grant: Option<&GrantId>,
+    ) -> Result<DecisionView, Error> {
+        in_tx!(self, Mode::Read, |tx| async {
+            let (status, grant_revocation) = view_in(&mut tx, cid, grant).await?;
+            let approvals = match status {
+                VersionStatus::Known(_) => envelopes_in(&mut tx, cid).await?,
+                VersionStatus::Unknown => Vec::new(),
             };
-            let active_holds = count_holds(&mut tx, cid, &dataset).await?;
-            let consent_withdrawn = consent_withdrawn(&mut tx, cid).await?;
-            let stewardship = load_stewardship(&mut tx, cid).await?;
-            Ok(VersionStatus::Known(Box::new(KnownVersion {
-                cid: *cid,
-                dataset: dataset
-                    .parse::<DatasetId>()
-                    .map_err(|_| Error::Corrupt(format!("stored dataset id {dataset:?}")))?,
-                state,
-                active_holds,
-                consent_withdrawn,
-                retention_until: retention.map(time).transpose()?,
-                revision: uint(revision)?,
-                stewardship,
-            })))
+            Ok(DecisionView {
+                status,
+                grant_revocation,
+                approvals,
+            })
         }
         .await)
     }
@@ -837,21 +942,7 @@ impl Registry {
         grant: &GrantId,
     ) -> Result<Option<GrantRevocation>, Error> {
         in_tx!(self, Mode::Read, |tx| async {
-            let row = tx
-                .fetch_optional(
-                    "SELECT principal, role, reason, at FROM revoked_grants \
-                     WHERE grant_id = $1",
-                    &[text(grant)],
-                    &[Col::Text, Col::Text, Col::Text, Col::Int],
-                )
-                .await?;
-            row.map(|row| {
-                Ok(GrantRevocation {
-                    grant: grant.clone(),
-                    revoked: change_at(&row, 0)?,
-                })
-            })
-            .transpose()
+            revocation_in(&mut tx, grant).await
         }
         .await)
     }
@@ -1093,16 +1184,7 @@ impl Registry {
     pub async fn approval_envelopes(&self, cid: &Cid) -> Result<Vec<Vec<u8>>, Error> {
         in_tx!(self, Mode::Read, |tx| async {
             require_version(&mut tx, cid).await?;
-            let rows = tx
-                .fetch_all(
-                    "SELECT envelope FROM approval_envelopes WHERE cid = $1 ORDER BY id",
-                    &[text(cid)],
-                    &[Col::Bytes],
-                )
-                .await?;
-            rows.iter()
-                .map(|r| r.bytes(0))
-                .collect::<Result<Vec<_>, _>>()
+            envelopes_in(&mut tx, cid).await
         }
         .await)
     }

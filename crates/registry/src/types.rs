@@ -487,6 +487,20 @@ pub struct StoredCheckpoint {
     pub stored_at: Timestamp,
 }
 
+/// Everything a decision reads about a version, read together by
+/// [`crate::Registry::decision_view`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DecisionView {
+    /// The version's status.
+    pub status: VersionStatus,
+    /// The revocation of the grant asked about, if it was revoked (read for a known
+    /// version only).
+    pub grant_revocation: Option<GrantRevocation>,
+    /// The approval envelopes kept for the version, oldest first.
+    pub approvals: Vec<Vec<u8>>,
+}
+
 /// What the policy engine reads about a version at decision time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
