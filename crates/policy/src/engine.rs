@@ -417,10 +417,6 @@ fn policy_annotation_id(id: Option<&str>, text: &str) -> Result<String, String> 
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 /// How one slice answered.
 #[derive(Default)]
 struct Tally {
@@ -1021,8 +1017,4 @@ impl PolicyEngine {
         };
         Decision::new(allowed, determining, forbid_fired, tally.errors, record)
     }
-}
-
-pub(crate) fn digest_hex(bytes: &[u8]) -> String {
-    sha256_hex(bytes)
 }

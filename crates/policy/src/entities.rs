@@ -9,8 +9,9 @@ use dataseal_base::{DatasetId, Role, Timestamp};
 use dataseal_manifest::{Manifest, VerifiedManifest};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{PolicyEngine, Types, digest_hex};
+use crate::engine::{PolicyEngine, Types};
 use crate::{CollectionId, DataPurpose, EntityRef, Error, GroupId, ServiceAccountId, UserId};
+use sha2::{Digest, Sha256};
 
 /// The lifecycle state of a dataset version, kept beside its manifest (which never
 /// changes).
@@ -53,6 +54,9 @@ pub struct VersionRecord {
 #[derive(Debug, Clone)]
 pub struct EntityStore {
     entities: Entities,
+    /// SHA-256 of each entity's canonical JSON: kept so that a store with one version
+    /// replaced ([`EntityStore::with_version`]) is hashed without re-reading the rest.
+    digests: HashMap<EntityUid, [u8; 32]>,
     hash: String,
 }
 
@@ -148,14 +152,26 @@ impl EntityStore {
     ) -> Result<Self, Error> {
         let mut builder = Self::builder(engine);
         builder.add_version(verified, record)?;
-        let added = std::mem::take(&mut builder.entities).into_values();
+        let added = std::mem::take(&mut builder.entities);
+        let uids: Vec<EntityUid> = added.keys().cloned().collect();
         let entities = self
             .entities
             .clone()
-            .upsert_entities(added, Some(engine.schema()))
+            .upsert_entities(added.into_values(), Some(engine.schema()))
             .map_err(|e| Error::Entities(crate::error::chain(&e)))?;
-        let hash = entities_hash(&entities)?;
-        Ok(Self { entities, hash })
+        let mut digests = self.digests.clone();
+        for uid in uids {
+            let entity = entities
+                .get(&uid)
+                .ok_or_else(|| Error::Entities(format!("{uid} vanished on insertion")))?;
+            digests.insert(uid, entity_digest(entity)?);
+        }
+        let hash = root_hash(&digests);
+        Ok(Self {
+            entities,
+            digests,
+            hash,
+        })
     }
 
     /// The Cedar entities.
@@ -164,7 +180,9 @@ impl EntityStore {
         &self.entities
     }
 
-    /// SHA-256 (hex) of the entities in a canonical JSON form.
+    /// SHA-256 (hex) naming the entities: over the sorted SHA-256 digests of every
+    /// entity's canonical JSON (Cedar's JSON form, object keys, sets and parent lists
+    /// sorted). Equal entity sets hash alike, however built.
     #[must_use]
     pub fn hash(&self) -> &str {
         &self.hash
@@ -493,8 +511,16 @@ impl EntityStoreBuilder<'_> {
         let entities = std::mem::take(&mut self.entities);
         let entities = Entities::from_entities(entities.into_values(), Some(self.engine.schema()))
             .map_err(|e| Error::Entities(crate::error::chain(&e)))?;
-        let hash = entities_hash(&entities)?;
-        Ok(EntityStore { entities, hash })
+        let digests = entities
+            .iter()
+            .map(|e| Ok((e.uid(), entity_digest(e)?)))
+            .collect::<Result<HashMap<_, _>, Error>>()?;
+        let hash = root_hash(&digests);
+        Ok(EntityStore {
+            entities,
+            digests,
+            hash,
+        })
     }
 }
 
@@ -517,14 +543,21 @@ fn canonical(value: serde_json::Value) -> serde_json::Value {
     }
 }
 
-fn entities_hash(entities: &Entities) -> Result<String, Error> {
-    let mut lines: Vec<String> = Vec::with_capacity(entities.len());
-    for entity in entities.iter() {
-        let json = entity
-            .to_json_value()
-            .map_err(|e| Error::Entities(crate::error::chain(&e)))?;
-        lines.push(canonical(json).to_string());
+/// SHA-256 of an entity's canonical JSON.
+fn entity_digest(entity: &Entity) -> Result<[u8; 32], Error> {
+    let json = entity
+        .to_json_value()
+        .map_err(|e| Error::Entities(crate::error::chain(&e)))?;
+    Ok(Sha256::digest(canonical(json).to_string().as_bytes()).into())
+}
+
+/// SHA-256 (hex) over the sorted entity digests.
+fn root_hash(digests: &HashMap<EntityUid, [u8; 32]>) -> String {
+    let mut sorted: Vec<&[u8; 32]> = digests.values().collect();
+    sorted.sort_unstable();
+    let mut h = Sha256::new();
+    for d in sorted {
+        h.update(d);
     }
-    lines.sort_unstable();
-    Ok(digest_hex(lines.join("\n").as_bytes()))
+    hex::encode(h.finalize())
 }

@@ -202,3 +202,30 @@ fn a_version_state_must_be_given_whole() {
     doc["versions"][0]["state"] = json!({});
     assert!(load(&doc).is_err());
 }
+
+#[test]
+fn a_version_replaced_hashes_as_a_store_built_with_it() {
+    let engine = PolicyEngine::with_defaults().unwrap();
+    let signer = Signer::new();
+    let spec = Spec::default();
+    let vm = signer.verified(&manifest(&spec, "1.0.0"));
+    let mut b = EntityStore::builder(&engine);
+    directory(&mut b);
+    let people = b.build().unwrap();
+    let mut b = EntityStore::builder(&engine);
+    directory(&mut b);
+    b.add_version(&vm, &record(&spec)).unwrap();
+    let built = b.build().unwrap();
+    let overlaid = people.with_version(&engine, &vm, &record(&spec)).unwrap();
+    assert_eq!(overlaid.hash(), built.hash());
+    assert_eq!(overlaid.len(), built.len());
+    // Another record of the same version: another hash; the first record back, the
+    // first hash back.
+    let mut held = spec.clone();
+    held.state.legal_hold = true;
+    let other = overlaid.with_version(&engine, &vm, &record(&held)).unwrap();
+    assert_ne!(other.hash(), built.hash());
+    let back = other.with_version(&engine, &vm, &record(&spec)).unwrap();
+    assert_eq!(back.hash(), built.hash());
+    assert_ne!(people.hash(), built.hash());
+}

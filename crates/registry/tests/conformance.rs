@@ -515,6 +515,36 @@ async fn grant_revocation(r: &Registry) {
     assert_eq!(rev.grant, g);
     assert_eq!(rev.revoked, first);
     assert!(r.grant_revocation(&other).await.unwrap().is_none());
+
+    // What a decision reads, in one transaction: the same status, the revocation of the
+    // grant asked about, the approvals kept; an unknown version, only its status.
+    let who = change("up", "publisher", "upload");
+    let v = version("view-1", "ds.view");
+    r.register(&v, &who).await.unwrap();
+    step(r, &v.cid, S::Approved, &who).await.unwrap();
+    r.place_hold(
+        &HoldScope::Dataset(v.dataset.clone()),
+        &change("lee", "legal", "case"),
+    )
+    .await
+    .unwrap();
+    let view = r.decision_view(&v.cid, Some(&g)).await.unwrap();
+    assert_eq!(view.status, r.status(&v.cid).await.unwrap());
+    assert_eq!(known(view.status).active_holds, 1);
+    assert_eq!(view.grant_revocation, Some(rev));
+    assert_eq!(view.approvals, r.approval_envelopes(&v.cid).await.unwrap());
+    assert_eq!(view.approvals.len(), 2);
+    let view = r.decision_view(&v.cid, Some(&other)).await.unwrap();
+    assert_eq!(view.grant_revocation, None);
+    let view = r.decision_view(&v.cid, None).await.unwrap();
+    assert_eq!(view.grant_revocation, None);
+    let unknown = r
+        .decision_view(&cid("view-unknown"), Some(&g))
+        .await
+        .unwrap();
+    assert_eq!(unknown.status, VersionStatus::Unknown);
+    assert_eq!(unknown.grant_revocation, None);
+    assert!(unknown.approvals.is_empty());
 }
 
 async fn consent_withdrawal_three_levels(r: &Registry) {
