@@ -10,6 +10,7 @@ pub mod policy_cli;
 pub mod providers_cli;
 pub mod registry_cli;
 pub mod stories_cli;
+pub mod story;
 pub mod transport_cli;
 
 use std::fmt;

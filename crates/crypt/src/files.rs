@@ -1,6 +1,7 @@
 //! Encrypting into a pair of files, a ciphertext and its header, so that a header that
 //! looks finished only ever sits beside the ciphertext it describes, wherever the
-//! process is killed.
+//! process is killed; and decrypting a ciphertext file into a plaintext file that appears
+//! under its name only once every byte of it is authenticated.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use dataseal_base::Cid;
 
-use crate::{Encryptor, Error, ObjectHeader, WriteSink};
+use crate::{Decryptor, Encryptor, Error, ObjectHeader, SeekSource, WriteSink};
 
 /// The points of [`encrypt_to_files`] at which a process can die between two changes to
 /// the destination directory.
@@ -104,6 +105,99 @@ pub(crate) fn encrypt_to_files_until<R: Read>(
     hd_tmp.persist(header).map_err(|e| e.error)?;
     sync_dir(header)?;
     Ok((object, cids))
+}
+
+/// Decrypts the ciphertext file `ciphertext` with `decryptor` into the file `output`
+/// (replacing one already there) and returns the number of plaintext bytes written:
+/// the whole object, or with `range = Some((offset, len))` only those `len` bytes of the
+/// plaintext, read and authenticated chunk by chunk from the chunks that cover them.
+/// `progress` is called with the number of bytes after each write.
+///
+/// The plaintext is written to a hidden temporary file beside `output` (mode 0600 on
+/// Unix: it is plaintext), flushed, and renamed to `output` only when every chunk has
+/// authenticated; on any error it is removed and `output` is untouched, so a final name
+/// never holds unauthenticated or partial plaintext. A range outside the plaintext is
+/// refused before any file is created or opened.
+///
+/// ```
+/// use dataseal_base::DataKey;
+/// use dataseal_crypt::{ChunkSize, Decryptor, Encryptor, decrypt_to_file, encrypt_to_files};
+///
+/// let dir = tempfile::tempdir()?;
+/// let (ct, hd) = (dir.path().join("ciphertext"), dir.path().join("header.json"));
+/// let key = DataKey::generate()?;
+/// let enc = Encryptor::new(&key, "ds@1.0.0/a.txt".parse()?, ChunkSize::MIN)?;
+/// let (header, _) = encrypt_to_files(&enc, &b"hello, world"[..], &ct, &hd)?;
+/// let dec = Decryptor::new(&key, &header)?;
+/// let out = dir.path().join("world.txt");
+/// assert_eq!(decrypt_to_file(&dec, &ct, Some((7, 5)), &out, &mut |_| {})?, 5);
+/// assert_eq!(std::fs::read(&out)?, b"world");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Range`] for a range outside the plaintext; otherwise as
+/// [`Decryptor::decrypt`] (whole object) or [`Decryptor::decrypt_range`] (a range);
+/// [`Error::Io`] if a file cannot be opened, created, written, flushed or renamed.
+pub fn decrypt_to_file(
+    decryptor: &Decryptor,
+    ciphertext: &Path,
+    range: Option<(u64, u64)>,
+    output: &Path,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<u64, Error> {
+    let plaintext_len = decryptor.header().plaintext_len();
+    if let Some((offset, len)) = range
+        && offset
+            .checked_add(len)
+            .is_none_or(|end| end > plaintext_len)
+    {
+        return Err(Error::Range {
+            offset,
+            len,
+            plaintext_len,
+        });
+    }
+    let source = File::open(ciphertext)?;
+    let mut tmp = temp_beside(output)?;
+    let written = {
+        let mut out = Progress {
+            inner: BufWriter::with_capacity(1 << 20, tmp.as_file_mut()),
+            progress,
+        };
+        let written = match range {
+            None => decryptor.decrypt(source, &mut out)?,
+            Some((offset, len)) => {
+                decryptor.decrypt_range(&mut SeekSource(source), offset, len, &mut out)?;
+                len
+            }
+        };
+        out.inner.flush()?;
+        written
+    };
+    tmp.as_file().sync_all()?;
+    tmp.persist(output).map_err(|e| e.error)?;
+    sync_dir(output)?;
+    Ok(written)
+}
+
+/// A writer that reports how many bytes went through it.
+struct Progress<'a, W> {
+    inner: W,
+    progress: &'a mut (dyn FnMut(u64) + Send),
+}
+
+impl<W: Write> Write for Progress<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        (self.progress)(n as u64);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Dies at `stage` if `dies` says so: the temporary files stay, as a killed process
@@ -254,5 +348,116 @@ mod tests {
         // No temporary file is left behind by an error (only a kill leaves them).
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 2);
+    }
+
+    /// The names in `dir`, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn decrypt_to_file_writes_the_object_or_any_range_of_it() {
+        let key = DataKey::generate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (ct, hd, out) = (
+            dir.path().join("ciphertext"),
+            dir.path().join("header.json"),
+            dir.path().join("plain"),
+        );
+        let chunk = ChunkSize::MIN.get() as u64;
+        let plain: Vec<u8> = (0..3 * chunk + 17).map(|i| (i % 253) as u8).collect();
+        let enc = Encryptor::new(&key, id(), ChunkSize::MIN).unwrap();
+        let (header, _) = encrypt_to_files(&enc, &plain[..], &ct, &hd).unwrap();
+        let dec = Decryptor::new(&key, &header).unwrap();
+
+        let mut reported = 0;
+        let n = decrypt_to_file(&dec, &ct, None, &out, &mut |n| reported += n).unwrap();
+        assert_eq!((n, reported), (plain.len() as u64, plain.len() as u64));
+        assert_eq!(fs::read(&out).unwrap(), plain);
+        // Ranges at and across every chunk boundary, and the empty range at the end.
+        let len = plain.len() as u64;
+        for (offset, n) in [
+            (0, 1),
+            (chunk - 1, 2),
+            (chunk, chunk),
+            (2 * chunk - 3, chunk + 6),
+            (len - 1, 1),
+            (len, 0),
+        ] {
+            let got = decrypt_to_file(&dec, &ct, Some((offset, n)), &out, &mut |_| {}).unwrap();
+            assert_eq!(got, n);
+            let want = &plain[offset as usize..(offset + n) as usize];
+            assert_eq!(fs::read(&out).unwrap(), want, "range {offset}+{n}");
+        }
+        assert_eq!(names(dir.path()), ["ciphertext", "header.json", "plain"]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&out).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "plaintext readable by others: {mode:o}");
+        }
+    }
+
+    #[test]
+    fn decrypt_to_file_leaves_nothing_under_the_final_name_on_any_failure() {
+        let key = DataKey::generate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (ct, hd, out) = (
+            dir.path().join("ciphertext"),
+            dir.path().join("header.json"),
+            dir.path().join("plain"),
+        );
+        let chunk = ChunkSize::MIN.get() as usize;
+        let plain = vec![7u8; 2 * chunk + 5];
+        let enc = Encryptor::new(&key, id(), ChunkSize::MIN).unwrap();
+        let (header, _) = encrypt_to_files(&enc, &plain[..], &ct, &hd).unwrap();
+        let dec = Decryptor::new(&key, &header).unwrap();
+        let ciphertext = fs::read(&ct).unwrap();
+
+        // A range past the end: refused before anything is created.
+        let missing = dir.path().join("never");
+        let err = decrypt_to_file(
+            &dec,
+            &ct,
+            Some((plain.len() as u64, 1)),
+            &missing,
+            &mut |_| {},
+        );
+        assert!(matches!(err, Err(Error::Range { .. })), "{err:?}");
+        // A missing ciphertext.
+        let err = decrypt_to_file(&dec, &dir.path().join("nope"), None, &missing, &mut |_| {});
+        assert!(matches!(err, Err(Error::Io(_))), "{err:?}");
+        assert!(!missing.exists());
+
+        // An earlier output stays as it was when the new one fails to authenticate,
+        // whether the bad byte is in the first chunk, the last, or the ciphertext is cut.
+        fs::write(&out, b"earlier").unwrap();
+        let last = ciphertext.len() - 1;
+        for (what, bytes) in [
+            ("first chunk", {
+                let mut b = ciphertext.clone();
+                b[3] ^= 1;
+                b
+            }),
+            ("last chunk", {
+                let mut b = ciphertext.clone();
+                b[last] ^= 1;
+                b
+            }),
+            ("truncated", ciphertext[..last].to_vec()),
+        ] {
+            fs::write(&ct, &bytes).unwrap();
+            for range in [None, Some((0, plain.len() as u64))] {
+                let err = decrypt_to_file(&dec, &ct, range, &out, &mut |_| {});
+                assert!(err.is_err(), "{what}: {range:?}");
+                assert_eq!(fs::read(&out).unwrap(), b"earlier", "{what}");
+            }
+        }
+        assert_eq!(names(dir.path()), ["ciphertext", "header.json", "plain"]);
     }
 }

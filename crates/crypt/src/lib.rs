@@ -15,7 +15,7 @@ mod sealed;
 pub use decrypt::{ChunkSource, Decryptor, SeekSource};
 pub use encrypt::{ChunkSink, Encryptor, WriteSink};
 pub use error::Error;
-pub use files::encrypt_to_files;
+pub use files::{decrypt_to_file, encrypt_to_files};
 pub use header::{
     ChunkSize, Commitment, FORMAT_VERSION, MAX_PLAINTEXT_LEN, ObjectHeader, SUITE, Salt, TAG_LEN,
 };

@@ -63,7 +63,72 @@ pub struct Gate<'a> {
     pub registry: Option<&'a SyncRegistry>,
 }
 
-impl Gate<'_> {
+impl<'a> Gate<'a> {
+    /// A decision point over `engine`, `entities` and the grants `verifier` trusts, with
+    /// no audit log, no approver keys and no registry (add them with
+    /// [`Gate::with_audit`], [`Gate::with_approvals`] and [`Gate::with_registry`]).
+    ///
+    /// ```
+    /// use dataseal::Gate;
+    /// use dataseal::policy::{EntityStore, GrantVerifier, PolicyEngine};
+    ///
+    /// let engine = PolicyEngine::with_defaults()?;
+    /// let entities = EntityStore::builder(&engine).build()?;
+    /// let verifier = GrantVerifier::new(30);
+    /// let gate = Gate::new(&engine, &entities, &verifier);
+    /// assert!(gate.audit.is_none() && gate.registry.is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn new(
+        engine: &'a PolicyEngine,
+        entities: &'a EntityStore,
+        verifier: &'a GrantVerifier,
+    ) -> Self {
+        Self {
+            engine,
+            entities,
+            verifier,
+            audit: None,
+            approvals: None,
+            registry: None,
+        }
+    }
+
+    /// Records every decision in `log`.
+    #[must_use]
+    pub fn with_audit(self, log: &'a AuditLog) -> Self {
+        Self {
+            audit: Some(log),
+            ..self
+        }
+    }
+
+    /// Verifies presented and registered approvals against `approvers`.
+    #[must_use]
+    pub fn with_approvals(self, approvers: &'a ApprovalVerifier) -> Self {
+        Self {
+            approvals: Some(approvers),
+            ..self
+        }
+    }
+
+    /// Reads the version's record, holds, revocations and approvals from `registry` at
+    /// decision time.
+    #[must_use]
+    pub fn with_registry(self, registry: &'a SyncRegistry) -> Self {
+        Self {
+            registry: Some(registry),
+            ..self
+        }
+    }
+
+    /// The same decision point over other entities (another snapshot of what it knows).
+    #[must_use]
+    pub fn with_entities(self, entities: &'a EntityStore) -> Self {
+        Self { entities, ..self }
+    }
+
     /// Records that a request was refused before any decision could be made (what
     /// `request` describes, refused for `err`), when an audit log is configured, and hands
     /// back `err`: a refusal leaves a record just as a decision does.

@@ -275,6 +275,8 @@ impl OpenVersion {
             first: 0,
             held: 0,
             window: Vec::new(),
+            ahead: None,
+            spare: Vec::new(),
         })
     }
 
@@ -407,6 +409,21 @@ pub struct ObjectReader {
     /// `k * cipher_chunk` (its tag's bytes follow its plaintext). Kept across loads, so
     /// a sequential read allocates (and the kernel zeroes) its window once.
     window: Vec<u8>,
+    /// The next window, being fetched and re-hashed on another thread while this one
+    /// is decrypted and read (started only by sequential reads).
+    ahead: Option<ReadAhead>,
+    /// A buffer for the next read-ahead: the window before last, kept for reuse.
+    spare: Vec<u8>,
+}
+
+/// A window fetched ahead of the reader, on its own thread.
+struct ReadAhead {
+    /// Its first chunk.
+    index: u64,
+    /// Its ciphertext length.
+    len: u64,
+    /// The ciphertext, re-hashed block by block, or why not.
+    thread: std::thread::JoinHandle<(Vec<u8>, Result<(), Error>)>,
 }
 
 impl std::fmt::Debug for ObjectReader {
@@ -480,8 +497,12 @@ impl ObjectReader {
     }
 
     /// Fetches, checks and decrypts the chunks from `index`: the reader's window of
-    /// them when the read continues the chunks held (sequential), else one.
+    /// them when the read continues the chunks held (sequential), else one. A
+    /// sequential load also starts fetching the window after it on another thread, so
+    /// that its blocks are fetched and re-hashed while this one is decrypted and read.
     fn load(&mut self, index: u64) -> Result<(), Error> {
+        // In a forked child the runtime (and any read-ahead thread) does not exist.
+        self.shared.runtime()?;
         let sequential = index == self.first + self.held && self.held > 0;
         let want = if sequential {
             self.shared.window as u64
@@ -491,49 +512,34 @@ impl ObjectReader {
         let count = want.min(self.chunk_count.saturating_sub(index)).max(1);
         let offset = index * self.cipher_chunk;
         let len = (count * self.cipher_chunk).min(self.ciphertext_len.saturating_sub(offset));
-        let shared = &self.shared;
-        let stores: Vec<&dyn Transport> = shared
-            .order
-            .iter()
-            .filter_map(|&i| shared.providers.get(i))
-            .map(|p| p.store().transport())
-            .collect();
-        let names: Vec<&ProviderId> = shared
-            .order
-            .iter()
-            .filter_map(|&i| shared.providers.get(i))
-            .map(Provider::id)
-            .collect();
-        let mut read = VerifiedRead::range(self.root, offset, len).window(shared.window);
         // Nothing is held until the whole window has been checked and decrypted.
         self.held = 0;
-        self.window.clear();
-        let result = shared
-            .runtime()?
-            .block_on(read.run(&stores, &mut self.window));
-        {
-            let mut log = shared.log.lock().unwrap_or_else(PoisonError::into_inner);
-            log.remote_reads += 1;
-            log.integrity_failures += read
-                .failures()
-                .iter()
-                .filter(|f| f.kind == FailureKind::Integrity)
-                .count() as u64;
-            let served = log.blocks.entry(self.path.clone()).or_default();
-            served.extend(read.served().iter().filter_map(|s| {
-                names.get(s.store).map(|p| ServedChunk {
-                    cid: s.cid,
-                    provider: (*p).clone(),
-                })
-            }));
+        match self.ahead.take() {
+            Some(ahead) if ahead.index == index && ahead.len == len => {
+                let (buf, result) = ahead.thread.join().unwrap_or_else(|_| {
+                    let lost =
+                        Error::Invalid(format!("{}: the read-ahead thread failed", self.path));
+                    (Vec::new(), Err(lost))
+                });
+                self.spare = std::mem::replace(&mut self.window, buf);
+                result?;
+            }
+            // A read-ahead of another window (the reader moved) finishes on its own.
+            _ => {
+                self.window.clear();
+                fetch(
+                    &self.shared,
+                    &self.path,
+                    self.root,
+                    offset,
+                    len,
+                    &mut self.window,
+                )?;
+            }
         }
-        result.map_err(|e| Error::transport(format!("{}: reading {}", self.path, self.root), e))?;
-        if self.window.len() as u64 != len {
-            return Err(Error::Verification(format!(
-                "{}: {len} bytes asked at {offset}, {} served",
-                self.path,
-                self.window.len()
-            )));
+        let next = index + count;
+        if sequential && next < self.chunk_count {
+            self.read_ahead(next);
         }
         let step = usize::try_from(self.cipher_chunk).unwrap_or(usize::MAX);
         for (k, chunk) in self.window.chunks_mut(step).enumerate() {
@@ -543,6 +549,7 @@ impl ObjectReader {
         }
         self.first = index;
         self.held = count;
+        let shared = &self.shared;
         let start = index * self.plain_chunk;
         let plain = (count * self.plain_chunk).min(self.size - start);
         let total = {
@@ -567,6 +574,68 @@ impl ObjectReader {
         }
         Ok(())
     }
+
+    /// Starts fetching the window of chunks from `index` on another thread, into the
+    /// spare buffer. If the thread cannot be started, the load fetches it itself.
+    fn read_ahead(&mut self, index: u64) {
+        let count = (self.shared.window as u64).min(self.chunk_count - index);
+        let offset = index * self.cipher_chunk;
+        let len = (count * self.cipher_chunk).min(self.ciphertext_len.saturating_sub(offset));
+        let (shared, path, root) = (Arc::clone(&self.shared), self.path.clone(), self.root);
+        let mut buf = std::mem::take(&mut self.spare);
+        let thread = std::thread::Builder::new()
+            .name("dataseal-read-ahead".to_owned())
+            .spawn(move || {
+                buf.clear();
+                let result = fetch(&shared, &path, root, offset, len, &mut buf);
+                (buf, result)
+            });
+        if let Ok(thread) = thread {
+            self.ahead = Some(ReadAhead { index, len, thread });
+        }
+    }
+}
+
+/// Fetches `len` ciphertext bytes at `offset` of the object `root` (`path` in the
+/// version) into `buf`, every block re-hashed and failed over as [`VerifiedRead`] does,
+/// and records which store served which block and the integrity failures seen.
+fn fetch(
+    shared: &Shared,
+    path: &str,
+    root: Cid,
+    offset: u64,
+    len: u64,
+    buf: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let providers = || shared.order.iter().filter_map(|&i| shared.providers.get(i));
+    let stores: Vec<&dyn Transport> = providers().map(|p| p.store().transport()).collect();
+    let names: Vec<&ProviderId> = providers().map(Provider::id).collect();
+    let mut read = VerifiedRead::range(root, offset, len).window(shared.window);
+    let result = shared.runtime()?.block_on(read.run(&stores, buf));
+    {
+        let mut log = shared.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.remote_reads += 1;
+        log.integrity_failures += read
+            .failures()
+            .iter()
+            .filter(|f| f.kind == FailureKind::Integrity)
+            .count() as u64;
+        let served = log.blocks.entry(path.to_owned()).or_default();
+        served.extend(read.served().iter().filter_map(|s| {
+            names.get(s.store).map(|p| ServedChunk {
+                cid: s.cid,
+                provider: (*p).clone(),
+            })
+        }));
+    }
+    result.map_err(|e| Error::transport(format!("{path}: reading {root}"), e))?;
+    if buf.len() as u64 != len {
+        return Err(Error::Verification(format!(
+            "{path}: {len} bytes asked at {offset}, {} served",
+            buf.len()
+        )));
+    }
+    Ok(())
 }
 
 impl Read for ObjectReader {

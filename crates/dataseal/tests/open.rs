@@ -244,3 +244,103 @@ fn a_lying_store_is_routed_around_and_tampering_everywhere_is_caught() {
         assert!(r.read(&mut [0u8; 16]).is_err(), "{path}");
     }
 }
+
+/// Opened with a read window of one chunk, so that every sequential load after the
+/// second fetches the next chunk on the read-ahead thread.
+fn open_window_one(w: &World, p: &Published, stores: &[&str]) -> OpenVersion {
+    let decider = Decider::new(w, p, VersionState::default());
+    w.fetch(p, "research")
+        .grant(w.grant(p, "research", 900, Timestamp::now()))
+        .envelope(p.envelope.as_bytes().to_vec())
+        .window(1)
+        .open(
+            w.providers(stores),
+            &w.catalog(),
+            &w.broker(),
+            &decider.gate(),
+        )
+        .unwrap()
+}
+
+/// Reads `r` to its end in pieces of `piece` bytes.
+fn read_in_pieces(r: &mut dataseal::ObjectReader, piece: usize) -> Vec<u8> {
+    let mut all = Vec::new();
+    let mut buf = vec![0u8; piece];
+    loop {
+        let n = r.read(&mut buf).unwrap();
+        if n == 0 {
+            return all;
+        }
+        all.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[test]
+fn sequential_reads_with_read_ahead_equal_the_source_however_the_reader_moves() {
+    let w = World::new();
+    let p = published(&w);
+    let version = open_window_one(&w, &p, &["a", "b"]);
+    let ranges = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&ranges);
+    version.on_progress(move |r| log.lock().unwrap().push((r.offset, r.len)));
+    for (path, data) in files() {
+        let len = data.len() as u64;
+        for piece in [1000, PLAIN as usize, 3 * PLAIN as usize] {
+            ranges.lock().unwrap().clear();
+            let mut r = version.open(path).unwrap();
+            assert_eq!(read_in_pieces(&mut r, piece), data, "{path} in {piece}s");
+            // The ranges reported tile the object, in order, read-ahead or not.
+            let mut next = 0;
+            for (offset, n) in ranges.lock().unwrap().iter() {
+                assert_eq!(*offset, next, "{path}");
+                next += n;
+            }
+            assert_eq!(next, len, "{path}");
+        }
+        // Moving while a read-ahead is under way: back to the start, forward past the
+        // window being fetched, and onto it.
+        let mut r = version.open(path).unwrap();
+        let mut head = vec![0u8; (PLAIN as usize + 10).min(data.len())];
+        r.read_exact(&mut head).unwrap();
+        for start in [0, 3 * PLAIN + 7, PLAIN + 1, 2 * PLAIN, 0] {
+            if start >= len {
+                continue;
+            }
+            r.seek(SeekFrom::Start(start)).unwrap();
+            let rest = read_in_pieces(&mut r, 777);
+            assert_eq!(rest, &data[start as usize..], "{path} from {start}");
+        }
+    }
+}
+
+#[test]
+fn the_read_ahead_routes_around_a_lying_store_and_never_hands_out_a_bad_chunk() {
+    let w = World::new();
+    let p = published(&w);
+    assert!(corrupt_store(&w.path("stores/a")) > 0);
+    let version = open_window_one(&w, &p, &["a", "b"]);
+    for (path, data) in files() {
+        let mut r = version.open(path).unwrap();
+        assert_eq!(read_in_pieces(&mut r, 4096), data, "{path}");
+    }
+    assert!(version.integrity_failures() > 0);
+    let receipt = version.receipt();
+    assert!(
+        receipt
+            .objects
+            .iter()
+            .flat_map(|o| &o.blocks)
+            .all(|b| b.provider.as_str() == "b"),
+        "every block served came from the honest store"
+    );
+
+    // Only the lying store: the read fails at the first chunk, read-ahead or not, and
+    // keeps failing (no chunk is ever released).
+    let version = open_window_one(&w, &p, &["a"]);
+    for (path, _) in files() {
+        let mut r = version.open(path).unwrap();
+        let mut buf = [0u8; 4096];
+        assert!(r.read(&mut buf).is_err(), "{path}");
+        assert!(r.read(&mut buf).is_err(), "{path}");
+    }
+}

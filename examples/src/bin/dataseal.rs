@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use dataseal_crypt::{ChunkSize, Decryptor, Encryptor, ObjectId, SeekSource};
+use dataseal_crypt::{ChunkSize, Decryptor, Encryptor, ObjectId, decrypt_to_file};
 use dataseal_examples::transport_cli as t;
-use dataseal_examples::{AtomicFile, Failure, progress_bar, read_data_key, read_header, show};
+use dataseal_examples::{Failure, progress_bar, read_data_key, read_header, show};
 use serde::Serialize;
 
 const PROGRAM: &str = "dataseal";
@@ -646,46 +646,16 @@ fn decrypt(
         );
         Failure::crypt(context, &e)
     })?;
-    if let Some((offset, len)) = range {
-        // Checked here too so a bad range is reported before any file is created.
-        let plaintext_len = header.plaintext_len();
-        if offset
-            .checked_add(len)
-            .is_none_or(|end| end > plaintext_len)
-        {
-            return Err(Failure::from(dataseal_crypt::Error::Range {
-                offset,
-                len,
-                plaintext_len,
-            }));
-        }
-    }
-    let source = File::open(ciphertext)
-        .map_err(|e| Failure::io(format!("cannot read ciphertext {}", show(ciphertext)), &e))?;
-
-    let mut out = AtomicFile::create(output, true)?;
-    let context = format!("decrypting {}", show(ciphertext));
-    let (offset, written) = match range {
-        None => {
-            let bar = progress_bar(header.plaintext_len(), "decrypting");
-            let result = decryptor.decrypt(source, bar.wrap_write(out.file()));
-            bar.finish_and_clear();
-            (0, result.map_err(|e| Failure::crypt(&context, &e))?)
-        }
-        Some((offset, len)) => {
-            let bar = progress_bar(len, "decrypting");
-            let result = decryptor.decrypt_range(
-                &mut SeekSource(source),
-                offset,
-                len,
-                bar.wrap_write(out.file()),
-            );
-            bar.finish_and_clear();
-            result.map_err(|e| Failure::crypt(&context, &e))?;
-            (offset, len)
-        }
-    };
-    out.commit()?;
+    // Authenticated chunk by chunk into a temporary file, renamed into place at the end.
+    let bar = progress_bar(
+        range.map_or(header.plaintext_len(), |(_, len)| len),
+        "decrypting",
+    );
+    let result = decrypt_to_file(&decryptor, ciphertext, range, output, &mut |n| bar.inc(n));
+    bar.finish_and_clear();
+    let written =
+        result.map_err(|e| Failure::crypt(format!("decrypting {}", show(ciphertext)), &e))?;
+    let offset = range.map_or(0, |(offset, _)| offset);
 
     say(&format!(
         "verified and decrypted {written} byte(s) at offset {offset} of {:?} ({} bytes) into {}",

@@ -5,25 +5,23 @@
 //! provider whose every block is corrupt, and scores the providers from what it saw.
 
 use std::collections::BTreeSet;
-use std::fmt::Display;
-use std::io::{ErrorKind, Write};
-use std::path::{Path, PathBuf};
+use std::fs::{remove_dir_all, remove_file};
+use std::io::{ErrorKind::NotFound, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::time::Instant;
 
 use clap::Parser;
 use dataseal::base::dsse::{Envelope, TrustPolicy};
 use dataseal::manifest::{sign, verify_envelope};
-use dataseal::policy::{
-    AccessRequest, Action, AuditLog, DataPurpose, EntityRef, EntityStore, GrantIssuer,
-    GrantRequest, GrantVerifier, PolicyEngine, Principal, Resource, VersionRecord, VersionState,
-    verify_log,
-};
-use dataseal::reputation::{DefaultModel, DefaultParams, Event, Outcome, ScoringModel};
+use dataseal::policy::{AccessRequest, Action, AuditLog, DataPurpose, EntityStore};
+use dataseal::policy::{GrantIssuer, GrantRequest, GrantVerifier, PolicyEngine, Principal};
+use dataseal::policy::{Resource, VersionRecord, verify_log};
+use dataseal::reputation::{DefaultModel, DefaultParams, Outcome, ScoringModel};
 use dataseal::{DatasetMeta, DirCatalog, Fetch, FileBroker, Gate, Identity, Provider, Publish};
 use dataseal::{Purpose, Region, SigningKey, Timestamp};
-use dataseal_examples::{AtomicFile, Failure, show};
+use dataseal_examples::story::{check, corrupt_every_file, ds, fail, join, parse, write};
+use dataseal_examples::{Failure, show};
 
 /// What the publisher says of the version: every manifest field a publish does not compute.
 const META: &str = r#"{"datasetId": "quickstart-demo", "version": "1.0.0", "name": "Quickstart",
@@ -33,12 +31,21 @@ const META: &str = r#"{"datasetId": "quickstart-demo", "version": "1.0.0", "name
   "purposes": ["research", "training"], "regions": ["EU"], "sensitivity": "internal"}
 "#;
 
+/// Who the decision point knows: trainer tess, a member of the quickstart organisation.
+const ENTITIES: &str = r#"{"entities": [{"uid": {"type": "Dataseal::User", "id": "tess"}, "attrs": {},
+  "parents": [{"type": "Dataseal::Role", "id": "trainer"}, {"type": "Dataseal::Group", "id": "quickstart"}]}]}"#;
+
+/// What the organisation records of the version (the registry keeps this in production).
+const RECORD: &str = r#"{"owner": "olivia", "organisation": "quickstart", "uploader": "ulrich",
+  "specialCategoryData": false,
+  "state": {"legalHold": false, "revoked": false, "quarantined": false, "erased": false}}"#;
+
 /// Runs the whole dataseal story on a small generated dataset and prints what it did.
 #[derive(Debug, Parser)]
 #[command(name = "quickstart", version, about)]
 struct Args {
-    /// Work in DIR (created if missing; files of an earlier run there are replaced)
-    /// instead of a fresh temporary directory. Either way the directory is kept.
+    /// Work in DIR (created if missing; an earlier run there is replaced) instead of a
+    /// fresh temporary directory. Either way the directory is kept.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
 }
@@ -71,24 +78,28 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
     say!("dataseal quickstart: publish, verify, authorize, fetch and score a dataset version");
     say!("working directory: {}\n", show(&root));
 
-    // 1. A small deterministic dataset, and what its publisher says of it. (An earlier
-    //    run's fetched files and audit log would mix with this run's: they go first.)
-    let files = dataset();
-    let fetched_files = files.iter().map(|(path, _)| format!("out/{path}"));
-    for stale in fetched_files.chain(["audit.jsonl".into(), "audit.jsonl.checkpoint".into()]) {
-        if let Err(e) = std::fs::remove_file(at(&stale))
-            && e.kind() != ErrorKind::NotFound
-        {
+    // 1. A small deterministic dataset, and what its publisher says of it (an earlier
+    //    run's output and audit log go first).
+    for stale in ["out", "audit.jsonl", "audit.jsonl.checkpoint"].map(at) {
+        let gone = if stale.is_dir() {
+            remove_dir_all(&stale)
+        } else {
+            remove_file(&stale)
+        };
+        if let Err(e) = gone.or_else(|e| if e.kind() == NotFound { Ok(()) } else { Err(e) }) {
             return Err(fail(2, "removing an earlier run's files")(e));
         }
     }
+    let files = dataset();
     for (path, bytes) in &files {
         write(&at(&format!("dataset/{path}")), bytes, false)?;
     }
     write(&at("meta.json"), META.as_bytes(), false)?;
     let meta = DatasetMeta::from_file(&at("meta.json")).map_err(ds("meta.json"))?;
-    let total: usize = files.iter().map(|(_, bytes)| bytes.len()).sum();
-    let count = files.len();
+    let (count, total) = (
+        files.len(),
+        files.iter().map(|(_, b)| b.len()).sum::<usize>(),
+    );
     say!("1. generated {count} files ({total} bytes) under dataset/, and meta.json: research-only");
     say!("   licence, purposes research and training, regions EU, sensitivity internal");
 
@@ -97,8 +108,11 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
     let (publisher, compliance, grant_key, operator) = (key()?, key()?, key()?, key()?);
     let reader = Identity::generate();
     let recipient = reader.to_public();
-    let identity = reader.to_identity_file(now);
-    write(&at("keys/recipient.key"), identity.as_bytes(), true)?;
+    write(
+        &at("keys/recipient.key"),
+        reader.to_identity_file(now).as_bytes(),
+        true,
+    )?;
     say!("2. generated Ed25519 keys (publisher, compliance, grant issuer, operator) and the");
     say!("   reader's age identity {recipient} (keys/recipient.key, mode 0600)");
 
@@ -109,8 +123,10 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
     let catalog = DirCatalog::new(at("catalog"));
     let mut providers = Vec::new();
     for (name, region) in [("eu-1", "DE"), ("eu-2", "FR")] {
-        let store = at(&format!("stores/{name}"));
-        let spec = format!("{name}@{region}=dir:{}", store.display());
+        let spec = format!(
+            "{name}@{region}=dir:{}",
+            at(&format!("stores/{name}")).display()
+        );
         providers.push(Provider::open(&spec, true).map_err(ds("provider"))?);
     }
     let published = Publish::new(at("dataset"), meta)
@@ -120,8 +136,11 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
         .run(&mut providers, &broker, &catalog)
         .map_err(ds("publish"))?;
     let cid = published.manifest_cid;
-    let envelope = &published.envelope;
-    write(&at("manifest.dsse.json"), envelope.as_bytes(), false)?;
+    write(
+        &at("manifest.dsse.json"),
+        published.envelope.as_bytes(),
+        false,
+    )?;
     say!("3. published to eu-1 (DE) and eu-2 (FR), encrypted client-side in 1 MiB chunks and");
     say!("   signed as publisher and compliance: manifest CID {cid} (manifest.dsse.json)");
     for o in &published.objects {
@@ -133,7 +152,7 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
     let trust = TrustPolicy::new()
         .trust(publisher.verifying_key(), parse("publisher")?)
         .trust(compliance.verifying_key(), parse("compliance")?);
-    let envelope = Envelope::from_json(envelope.as_bytes()).map_err(fail(1, "DSSE"))?;
+    let envelope = Envelope::from_json(published.envelope.as_bytes()).map_err(fail(1, "DSSE"))?;
     let verified = verify_envelope(&envelope, &trust, now).map_err(fail(1, "verify"))?;
     check(verified.cid() == cid, "the envelope names this version")?;
     let single = sign(verified.manifest(), &publisher, parse("publisher")?);
@@ -146,50 +165,33 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
 
     // 5. Policy: may trainer tess train on it? Every decision goes to the audit log.
     let engine = PolicyEngine::with_defaults().map_err(fail(2, "policies"))?;
-    let entities = |state| -> Result<EntityStore, Failure> {
-        let record = VersionRecord {
-            owner: parse("olivia")?,
-            organisation: parse("quickstart")?,
-            uploader: parse("ulrich")?,
-            special_category_data: false,
-            state,
-        };
-        let mut b = EntityStore::builder(&engine);
-        let member_of = [
-            EntityRef::Role(parse("trainer")?),
-            EntityRef::Group(parse("quickstart")?),
-        ];
-        b.add_user(&parse("tess")?, &member_of)
-            .and_then(|b| b.add_version(&verified, &record))
-            .map_err(fail(2, "entities"))?;
-        b.build().map_err(fail(2, "entities"))
-    };
-    let current = entities(VersionState::default())?;
-    let revoked = entities(VersionState {
-        revoked: true,
-        ..VersionState::default()
-    })?;
+    let people = EntityStore::from_document(&engine, ENTITIES.as_bytes(), &trust, now);
+    let people = people.map_err(fail(2, "entities"))?;
+    let record: VersionRecord = serde_json::from_str(RECORD).map_err(fail(2, "record"))?;
+    let mut record_revoked = record.clone();
+    record_revoked.state.revoked = true;
+    let current = people.with_version(&engine, &verified, &record);
+    let current = current.map_err(fail(2, "entities"))?;
+    let revoked = people.with_version(&engine, &verified, &record_revoked);
+    let revoked = revoked.map_err(fail(2, "entities"))?;
     let verifier = GrantVerifier::new(30).trust(grant_key.verifying_key());
     let audit = AuditLog::open(at("audit.jsonl")).with_checkpoints(operator.clone(), 2);
-    let gate = Gate {
-        engine: &engine,
-        entities: &current,
-        verifier: &verifier,
-        audit: Some(&audit),
-        approvals: None,
-        registry: None,
-    };
-    let tess = Principal::User(parse("tess")?);
-    let (research, de): (DataPurpose, Region) = (DataPurpose::Research, parse("DE")?);
+    let gate = Gate::new(&engine, &current, &verifier).with_audit(&audit);
+    let (tess, research, de): (Principal, DataPurpose, Region) = (
+        Principal::User(parse("tess")?),
+        DataPurpose::Research,
+        parse("DE")?,
+    );
+    let (actions, region) = ([Action::Train].into(), de.clone());
     let request = GrantRequest {
         principal: tess.clone(),
         cid,
-        actions: [Action::Train].into(),
+        actions,
         purpose: research,
-        region: de.clone(),
+        region,
     };
-    let issuer = GrantIssuer::new(grant_key, "quickstart");
-    let grant = issuer.issue(&request, now).map_err(fail(2, "grant"))?;
+    let grant = GrantIssuer::new(grant_key, "quickstart").issue(&request, now);
+    let grant = grant.map_err(fail(2, "grant"))?;
     say!(
         "5. asked the policy gate (Cedar, default policies, fail-closed): may trainer tess train?"
     );
@@ -198,10 +200,9 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
         ("for research, without a grant", &current, None, 3),
         ("on a revoked version", &revoked, Some(&grant), 4),
     ] {
-        let (who, purpose, region) = (tess.clone(), research, de.clone());
-        let resource = Resource::Version(cid);
-        let ask = AccessRequest::new(who, Action::Train, resource, purpose, region, now);
-        let (code, why) = match (Gate { entities, ..gate }).decide(ask, grant, now) {
+        let (who, resource) = (tess.clone(), Resource::Version(cid));
+        let ask = AccessRequest::new(who, Action::Train, resource, research, de.clone(), now);
+        let (code, why) = match gate.with_entities(entities).decide(ask, grant, now) {
             Ok(d) => (0, format!("ALLOW {:?}", d.determining_policies())),
             Err(e) => (e.exit_code(), format!("exit {}: {e}", e.exit_code())),
         };
@@ -216,26 +217,33 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
 
     // 6. Corrupt every block eu-1 holds, then fetch: each block is re-hashed, and read from
     //    the next provider when it does not match.
-    let flipped = corrupt(&at("stores/eu-1/blocks"))?;
-    let out = at("out");
+    let flipped = corrupt_every_file(&at("stores/eu-1/blocks"))?;
     let token: Purpose = parse(research.as_str())?;
     let fetched = Fetch::new(cid, trust, tess, Action::Train, token, de)
         .grant(grant)
-        .run(&mut providers, &catalog, &broker, &gate, &out)
+        .run(&mut providers, &catalog, &broker, &gate, &at("out"))
         .map_err(ds("fetch"))?;
     for (path, bytes) in &files {
-        let got = std::fs::read(out.join(path)).map_err(fail(2, "out/"))?;
+        let got = std::fs::read(at("out").join(path)).map_err(fail(2, "out/"))?;
         check(&got == bytes, "every fetched byte matches the source")?;
     }
-    let integrity = |e: &&Event| e.outcome() == Outcome::IntegrityFailure;
-    let caught = fetched.events.iter().filter(integrity).count();
+    let caught = fetched
+        .events
+        .iter()
+        .filter(|e| e.outcome() == Outcome::IntegrityFailure);
+    let caught = caught.count();
     let blocks = fetched.receipt.objects.iter().flat_map(|o| &o.blocks);
     let served: BTreeSet<_> = blocks.map(|b| b.provider.as_str()).collect();
-    let only_eu2 = served == BTreeSet::from(["eu-2"]);
-    check(caught > 0 && only_eu2, "eu-1's bad blocks were caught")?;
+    check(
+        caught > 0 && served == BTreeSet::from(["eu-2"]),
+        "eu-1's bad blocks were caught",
+    )?;
     let receipt = fetched.receipt.sign(&operator).map_err(ds("receipt"))?;
-    let json = receipt.to_json();
-    write(&at("receipt.dsse.json"), json.as_bytes(), false)?;
+    write(
+        &at("receipt.dsse.json"),
+        receipt.to_json().as_bytes(),
+        false,
+    )?;
     let served = join(served);
     say!("6. flipped a byte in each of eu-1's {flipped} block files, then fetched with the grant:");
     say!("   {caught} integrity failures caught by re-hashing, every block served by {served};");
@@ -258,79 +266,28 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A facade error, with its own exit code.
-fn ds(context: &'static str) -> impl Fn(dataseal::Error) -> Failure {
-    move |e| Failure::new(e.exit_code(), format!("{context}: {e}"))
-}
-
-/// Any other error, with exit code `code`.
-fn fail<E: Display>(code: u8, context: &'static str) -> impl Fn(E) -> Failure {
-    move |e| Failure::new(code, format!("{context}: {e}"))
-}
-
-fn parse<T: FromStr<Err: Display>>(text: &str) -> Result<T, Failure> {
-    text.parse()
-        .map_err(|e| Failure::usage(format!("{text:?}: {e}")))
-}
-
-/// An expectation of the story: when one fails, so does the quickstart (exit code 1).
-fn check(ok: bool, what: &str) -> Result<(), Failure> {
-    ok.then_some(())
-        .ok_or_else(|| Failure::verify(format!("expected: {what}")))
-}
-
-fn join<T: Display>(items: impl IntoIterator<Item = T>) -> String {
-    let items: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
-    items.join(", ")
-}
-
-/// Writes a file atomically (mode 0600 when `secret`).
-fn write(path: &Path, bytes: &[u8], secret: bool) -> Result<(), Failure> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail(2, "mkdir"))?;
-    }
-    let mut file = AtomicFile::create(path, secret)?;
-    file.write_all(bytes)?;
-    Ok(file.commit()?)
-}
-
-/// Flips one byte in every block file under `blocks`: a provider whose every answer lies.
-fn corrupt(blocks: &Path) -> Result<usize, Failure> {
-    let mut flipped = 0;
-    for entry in walkdir::WalkDir::new(blocks) {
-        let path = entry.map_err(fail(2, "store"))?.into_path();
-        if path.is_file() {
-            let mut bytes = std::fs::read(&path).map_err(fail(2, "reading a block"))?;
-            if let Some(b) = bytes.get_mut(7) {
-                *b ^= 0x20;
-            }
-            std::fs::write(&path, bytes).map_err(fail(2, "writing a block"))?;
-            flipped += 1;
-        }
-    }
-    Ok(flipped)
-}
-
 /// Three files, one spanning three 1 MiB chunks; the same bytes on every run.
 fn dataset() -> Vec<(&'static str, Vec<u8>)> {
     let labels = ["cat", "dog", "bird", "fish", "horse"].into_iter().cycle();
-    let rows = labels.take(12_000).enumerate();
-    let csv: String = rows.map(|(i, label)| format!("{i},{label}\n")).collect();
+    let csv: String = labels
+        .take(12_000)
+        .enumerate()
+        .map(|(i, l)| format!("{i},{l}\n"))
+        .collect();
+    // Deterministic noise: the high byte of a multiplicative hash of each position.
+    let noise = |seed: u64, len: u64| -> Vec<u8> {
+        let hash = |i: u64| {
+            (i ^ seed)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .rotate_left(29)
+        };
+        (0..len)
+            .map(|i| (hash(i).wrapping_mul(0xBF58_476D_1CE4_E5B9) >> 56) as u8)
+            .collect()
+    };
     vec![
         ("labels.csv", csv.into_bytes()),
         ("train/shard-0000.bin", noise(1, 2_200_000)),
         ("train/shard-0001.bin", noise(2, 900_000)),
     ]
-}
-
-/// Deterministic noise (xorshift64).
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x.to_le_bytes()
-    };
-    std::iter::repeat_with(next).flatten().take(len).collect()
 }
