@@ -140,10 +140,9 @@ mkdir -p "$results"
 for i in $(seq "$runs"); do
   measure "$results/chain-publish" bash -c chain_publish
   measure "$results/dataseal-publish" bash -c ds_publish
-  if [ "$i" = 1 ]; then
-    "$ds" grant issue --key keys/grants/signing.key --issuer bench --principal user:tess \
-      --cid "$(cat cid.txt)" --action train --purpose training --region DE >grant.txt 2>>"$work/setup.log"
-  fi
+  # Every publish makes a new data key, so a new manifest CID: the grant names it.
+  "$ds" grant issue --key keys/grants/signing.key --issuer bench --principal user:tess \
+    --cid "$(cat cid.txt)" --action train --purpose training --region DE >grant.txt 2>>"$work/setup.log"
   measure "$results/chain-fetch" bash -c chain_fetch
   measure "$results/dataseal-fetch" bash -c ds_fetch
   cmp -s <(cd src && find . -type f -exec sha256sum {} + | sort -k2) \

@@ -360,20 +360,28 @@ mod tests {
         names
     }
 
-    #[test]
-    fn decrypt_to_file_writes_the_object_or_any_range_of_it() {
+    /// `plain` encrypted at the smallest chunk size into `ciphertext` and `header.json`
+    /// in a new directory: the directory, the ciphertext's path, an output path beside
+    /// it (`plain`, not created) and the decryptor.
+    fn encrypted(plain: &[u8]) -> (tempfile::TempDir, PathBuf, PathBuf, Decryptor) {
         let key = DataKey::generate().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let (ct, hd, out) = (
+        let (ct, hd) = (
             dir.path().join("ciphertext"),
             dir.path().join("header.json"),
-            dir.path().join("plain"),
         );
+        let enc = Encryptor::new(&key, id(), ChunkSize::MIN).unwrap();
+        let (header, _) = encrypt_to_files(&enc, plain, &ct, &hd).unwrap();
+        let dec = Decryptor::new(&key, &header).unwrap();
+        let out = dir.path().join("plain");
+        (dir, ct, out, dec)
+    }
+
+    #[test]
+    fn decrypt_to_file_writes_the_object_or_any_range_of_it() {
         let chunk = ChunkSize::MIN.get() as u64;
         let plain: Vec<u8> = (0..3 * chunk + 17).map(|i| (i % 253) as u8).collect();
-        let enc = Encryptor::new(&key, id(), ChunkSize::MIN).unwrap();
-        let (header, _) = encrypt_to_files(&enc, &plain[..], &ct, &hd).unwrap();
-        let dec = Decryptor::new(&key, &header).unwrap();
+        let (dir, ct, out, dec) = encrypted(&plain);
 
         let mut reported = 0;
         let n = decrypt_to_file(&dec, &ct, None, &out, &mut |n| reported += n).unwrap();
@@ -405,18 +413,9 @@ mod tests {
 
     #[test]
     fn decrypt_to_file_leaves_nothing_under_the_final_name_on_any_failure() {
-        let key = DataKey::generate().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let (ct, hd, out) = (
-            dir.path().join("ciphertext"),
-            dir.path().join("header.json"),
-            dir.path().join("plain"),
-        );
         let chunk = ChunkSize::MIN.get() as usize;
         let plain = vec![7u8; 2 * chunk + 5];
-        let enc = Encryptor::new(&key, id(), ChunkSize::MIN).unwrap();
-        let (header, _) = encrypt_to_files(&enc, &plain[..], &ct, &hd).unwrap();
-        let dec = Decryptor::new(&key, &header).unwrap();
+        let (dir, ct, out, dec) = encrypted(&plain);
         let ciphertext = fs::read(&ct).unwrap();
 
         // A range past the end: refused before anything is created.
