@@ -235,8 +235,7 @@ impl<'a> Gate<'a> {
     ) -> Result<Decision, Error> {
         let now = request.now;
         let cid = manifest.cid();
-        let described = || format!("{} {cid} by {:?}", request.action, request.principal);
-        let registered = self.registered(&cid, presented, &described, now)?;
+        let registered = self.registered(&cid, presented, &|| described(&request, &cid), now)?;
         self.decide_registered(registered, manifest, request, presented)
     }
 
@@ -309,8 +308,7 @@ impl<'a> Gate<'a> {
                     "version {cid} was registered without its owner, organisation and uploader"
                 ),
             };
-            let described = format!("{} {cid} by {:?}", request.action, request.principal);
-            return self.refuse(&described, err, now);
+            return self.refuse(&described(&request, &cid), err, now);
         };
         let mut gate = *self;
         let entities = self
@@ -346,6 +344,12 @@ impl<'a> Gate<'a> {
         }
         gate.decide_presented(request, &presented, now)
     }
+}
+
+/// How a refused request is described in the audit log: the action, the version and
+/// who asked.
+fn described(request: &AccessRequest, cid: &Cid) -> String {
+    format!("{} {cid} by {:?}", request.action, request.principal)
 }
 
 /// What the registry holds about a version a decision is asked about.
