@@ -335,19 +335,24 @@ mod tests {
                 Err(io::Error::other("the input broke"))
             }
         }
-        let key = DataKey::generate().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let (ct, hd) = (
-            dir.path().join("ciphertext"),
-            dir.path().join("header.json"),
-        );
-        let enc = Encryptor::new(&key, id(), ChunkSize::MIN).unwrap();
+        let (key, dir, ct, hd, enc) = fresh();
         encrypt_to_files(&enc, &b"old"[..], &ct, &hd).unwrap();
         assert!(encrypt_to_files(&enc, Failing, &ct, &hd).is_err());
         assert_eq!(state(&key, &ct, &hd).as_deref(), Some(&b"old"[..]));
         // No temporary file is left behind by an error (only a kill leaves them).
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 2);
+    }
+
+    /// A new key, a new directory, the paths `ciphertext` and `header.json` in it, and
+    /// an encryptor at the smallest chunk size.
+    fn fresh() -> (DataKey, tempfile::TempDir, PathBuf, PathBuf, Encryptor) {
+        let key = DataKey::generate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ct = dir.path().join("ciphertext");
+        let hd = dir.path().join("header.json");
+        let enc = Encryptor::new(&key, id(), ChunkSize::MIN).unwrap();
+        (key, dir, ct, hd, enc)
     }
 
     /// The names in `dir`, sorted.
@@ -364,13 +369,7 @@ mod tests {
     /// in a new directory: the directory, the ciphertext's path, an output path beside
     /// it (`plain`, not created) and the decryptor.
     fn encrypted(plain: &[u8]) -> (tempfile::TempDir, PathBuf, PathBuf, Decryptor) {
-        let key = DataKey::generate().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let (ct, hd) = (
-            dir.path().join("ciphertext"),
-            dir.path().join("header.json"),
-        );
-        let enc = Encryptor::new(&key, id(), ChunkSize::MIN).unwrap();
+        let (key, dir, ct, hd, enc) = fresh();
         let (header, _) = encrypt_to_files(&enc, plain, &ct, &hd).unwrap();
         let dec = Decryptor::new(&key, &header).unwrap();
         let out = dir.path().join("plain");

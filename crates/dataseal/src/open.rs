@@ -509,9 +509,7 @@ impl ObjectReader {
         } else {
             1
         };
-        let count = want.min(self.chunk_count.saturating_sub(index)).max(1);
-        let offset = index * self.cipher_chunk;
-        let len = (count * self.cipher_chunk).min(self.ciphertext_len.saturating_sub(offset));
+        let (count, offset, len) = self.span(index, want);
         // Nothing is held until the whole window has been checked and decrypted.
         self.held = 0;
         match self.ahead.take() {
@@ -575,12 +573,19 @@ impl ObjectReader {
         Ok(())
     }
 
+    /// Up to `want` chunks from `index` (at least one): how many, and the offset and
+    /// length of their ciphertext.
+    fn span(&self, index: u64, want: u64) -> (u64, u64, u64) {
+        let count = want.min(self.chunk_count.saturating_sub(index)).max(1);
+        let offset = index * self.cipher_chunk;
+        let len = (count * self.cipher_chunk).min(self.ciphertext_len.saturating_sub(offset));
+        (count, offset, len)
+    }
+
     /// Starts fetching the window of chunks from `index` on another thread, into the
     /// spare buffer. If the thread cannot be started, the load fetches it itself.
     fn read_ahead(&mut self, index: u64) {
-        let count = (self.shared.window as u64).min(self.chunk_count - index);
-        let offset = index * self.cipher_chunk;
-        let len = (count * self.cipher_chunk).min(self.ciphertext_len.saturating_sub(offset));
+        let (_, offset, len) = self.span(index, self.shared.window as u64);
         let (shared, path, root) = (Arc::clone(&self.shared), self.path.clone(), self.root);
         let mut buf = std::mem::take(&mut self.spare);
         let thread = std::thread::Builder::new()
