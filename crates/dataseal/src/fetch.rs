@@ -11,7 +11,7 @@ use base64ct::Encoding;
 use dataseal_base::dsse::{Envelope, TrustPolicy};
 use dataseal_base::{Cid, ProviderId, Purpose, Region, SigningKey, Timestamp};
 use dataseal_crypt::{Decryptor, KeyEncryptionKey, ObjectHeader, SealedSection};
-use dataseal_manifest::{VerifiedManifest, manifest_cid, verify_envelope};
+use dataseal_manifest::{VerifiedManifest, manifest_cid, verify_envelope_into};
 use dataseal_policy::{
     AccessRequest, Action, Approval, ApprovalVerifier, AuditLog, DataPurpose, Decision,
     EntityStore, Grant, GrantVerifier, PolicyEngine, Presented, Principal, Refusal, Resource,
@@ -388,6 +388,7 @@ pub struct Fetch {
     approvals: Vec<Approval>,
     job: Option<String>,
     envelope: Option<Vec<u8>>,
+    resolved: Option<Arc<VerifiedManifest>>,
     rules: PlacementRules,
     candidates: Vec<Candidate>,
     window: usize,
@@ -485,7 +486,7 @@ impl Receipt {
 #[non_exhaustive]
 pub struct Fetched {
     /// The verified manifest.
-    pub manifest: VerifiedManifest,
+    pub manifest: Arc<VerifiedManifest>,
     /// Every file, in path order.
     pub files: Vec<FetchedFile>,
     /// The receipt (sign it with [`Receipt::sign`]).
@@ -519,6 +520,7 @@ impl Fetch {
             approvals: Vec::new(),
             job: None,
             envelope: None,
+            resolved: None,
             rules: PlacementRules::default(),
             candidates: Vec::new(),
             window: dataseal_transport::DEFAULT_READ_WINDOW,
@@ -553,6 +555,7 @@ impl Fetch {
     #[must_use]
     pub fn envelope(mut self, json: Vec<u8>) -> Self {
         self.envelope = Some(json);
+        self.resolved = None;
         self
     }
 
@@ -594,8 +597,8 @@ impl Fetch {
     /// Reads and verifies the version's envelope only, as [`Fetch::run`] does first: no
     /// decision, no key, nothing written. For a caller that needs the verified manifest
     /// to build the decision point's entities (the version's own attributes come from
-    /// it). The envelope is kept: a [`Fetch::run`] that follows checks the same bytes
-    /// again and does not read them from the stores a second time.
+    /// it). The result is kept: a [`Fetch::run`] or [`Fetch::open`] that follows uses
+    /// this verification instead of reading and checking the envelope a second time.
     ///
     /// # Errors
     ///
@@ -604,9 +607,9 @@ impl Fetch {
         &mut self,
         providers: &mut [Provider],
         catalog: &dyn Catalog,
-    ) -> Result<VerifiedManifest, Error> {
+    ) -> Result<Arc<VerifiedManifest>, Error> {
         let rt = connect(providers)?;
-        let (verified, bytes) = resolve_with_bytes(
+        let verified = Arc::new(resolve(
             &rt,
             &self.manifest,
             self.envelope.as_deref(),
@@ -614,10 +617,8 @@ impl Fetch {
             providers,
             &self.trust,
             Timestamp::now(),
-        )?;
-        // Kept, so the run that follows checks these bytes again instead of reading the
-        // envelope from the stores a second time.
-        self.envelope = Some(bytes);
+        )?);
+        self.resolved = Some(Arc::clone(&verified));
         Ok(verified)
     }
 
@@ -627,7 +628,10 @@ impl Fetch {
         providers: &[Provider],
         catalog: &dyn Catalog,
         now: Timestamp,
-    ) -> Result<VerifiedManifest, Error> {
+    ) -> Result<Arc<VerifiedManifest>, Error> {
+        if let Some(verified) = &self.resolved {
+            return Ok(Arc::clone(verified));
+        }
         let given = self.envelope.as_deref();
         resolve(
             rt,
@@ -638,6 +642,7 @@ impl Fetch {
             &self.trust,
             now,
         )
+        .map(Arc::new)
     }
 
     /// Runs the fetch into `out_dir`.
@@ -989,7 +994,7 @@ pub(crate) fn record_read(
 /// What the admission of a read yields: the verified manifest, the decision that
 /// allowed it, the released key and the opened sealed section.
 pub(crate) struct Admitted {
-    pub(crate) manifest: VerifiedManifest,
+    pub(crate) manifest: Arc<VerifiedManifest>,
     pub(crate) decision: Decision,
     pub(crate) kek: KeyEncryptionKey,
     pub(crate) section: SealedSection,
@@ -997,6 +1002,9 @@ pub(crate) struct Admitted {
 
 /// Reads and checks the envelope of `version`, from `given` or else from the stores
 /// the catalog's entry points to.
+///
+/// Memory stays near one copy of the manifest at a time: the envelope's bytes go once
+/// parsed, and its payload moves into the verified manifest.
 pub(crate) fn resolve(
     rt: &tokio::runtime::Runtime,
     version: &Cid,
@@ -1006,21 +1014,8 @@ pub(crate) fn resolve(
     trust: &TrustPolicy,
     now: Timestamp,
 ) -> Result<VerifiedManifest, Error> {
-    resolve_with_bytes(rt, version, given, catalog, providers, trust, now).map(|(m, _)| m)
-}
-
-/// [`resolve`], also handing back the envelope's bytes.
-fn resolve_with_bytes(
-    rt: &tokio::runtime::Runtime,
-    version: &Cid,
-    given: Option<&[u8]>,
-    catalog: &dyn Catalog,
-    providers: &[Provider],
-    trust: &TrustPolicy,
-    now: Timestamp,
-) -> Result<(VerifiedManifest, Vec<u8>), Error> {
-    let bytes = match given {
-        Some(b) => b.to_vec(),
+    let envelope = match given {
+        Some(bytes) => parse_envelope(bytes)?,
         None => {
             let entry = catalog.lookup(version)?.ok_or_else(|| {
                 Error::Unavailable(format!("version {version} is not in the catalog"))
@@ -1043,20 +1038,22 @@ fn resolve_with_bytes(
                     entry.envelope_len
                 )));
             }
-            bytes
+            parse_envelope(&bytes)?
         }
     };
-    let envelope = Envelope::from_json(&bytes)
-        .map_err(|e| Error::manifest("the envelope", dataseal_manifest::Error::Signature(e)))?;
     let carried = manifest_cid(envelope.payload_unverified());
     if carried != *version {
         return Err(Error::Verification(format!(
             "the envelope found for {version} carries another manifest ({carried})"
         )));
     }
-    let verified = verify_envelope(&envelope, trust, now)
-        .map_err(|e| Error::manifest(format!("verifying {version}"), e))?;
-    Ok((verified, bytes))
+    verify_envelope_into(envelope, trust, now)
+        .map_err(|e| Error::manifest(format!("verifying {version}"), e))
+}
+
+fn parse_envelope(bytes: &[u8]) -> Result<Envelope, Error> {
+    Envelope::from_json(bytes)
+        .map_err(|e| Error::manifest("the envelope", dataseal_manifest::Error::Signature(e)))
 }
 
 /// Opens a manifest's sealed section.

@@ -48,7 +48,7 @@ struct Shared {
     providers: Vec<Provider>,
     /// Provider indices in read order.
     order: Vec<usize>,
-    manifest: VerifiedManifest,
+    manifest: Arc<VerifiedManifest>,
     decision: Decision,
     kek: KeyEncryptionKey,
     section: SealedSection,
@@ -239,7 +239,7 @@ impl OpenVersion {
                 "{path}: not an encrypted object (no root CID or encryption header)"
             )));
         };
-        let header = ObjectHeader::from_json(enc.to_json().as_bytes())
+        let header = ObjectHeader::from_json(enc.as_json().as_bytes())
             .map_err(|e| Error::crypt(format!("{path}: header"), e))?;
         if header.plaintext_len() != entry.size {
             return Err(Error::Verification(format!(

@@ -9,7 +9,7 @@ use dataseal_base::{Cid, ObjectId, ProviderId, Role, SigningKey, Timestamp};
 use dataseal_crypt::{ChunkSize, Encryptor, SealedEntry, SealedSection};
 use dataseal_manifest::{CanonicalPath, EncryptionHeader, ObjectEntry, cosign, manifest_cid, sign};
 use dataseal_reputation::{Candidate, Placement, choose_providers};
-use dataseal_transport::{Block, ImportParams, Profile, Transport, import_bytes, raw_leaves_root};
+use dataseal_transport::{Block, MAX_CHUNK_LEN, Transport, raw_leaves_root};
 use rand::SeedableRng;
 
 use crate::broker::KeyBroker;
@@ -393,29 +393,42 @@ impl Publish {
             cosign(&mut envelope, key, role.clone())
                 .map_err(|e| Error::manifest("co-signing the manifest", e))?;
         }
+        // Only the envelope is needed from here on: the manifest's structures and the
+        // payload go before its JSON form is built, which keeps the peak for a manifest
+        // of many objects to about one copy of it.
+        drop(manifest);
         let manifest_cid = manifest_cid(envelope.payload_unverified());
         let envelope_json = envelope.to_json();
+        drop(envelope);
 
-        // 6. The envelope as content-addressed blocks, on every provider.
-        let params = ImportParams::new(Profile::V1RawLeaves, ChunkSize::DEFAULT.get().into())
-            .map_err(|e| Error::transport("envelope", e))?;
-        let imported = import_bytes(envelope_json.as_bytes(), &params);
+        // 6. The envelope as content-addressed blocks, on every provider: one leaf at a
+        //    time, so no second copy of the envelope is held; the DAG is the one
+        //    `import_bytes` would build over the same chunks.
         let every: Vec<(&ProviderId, &dyn Transport)> = providers
             .iter()
             .map(|p| (p.id(), p.store().transport()))
             .collect();
-        rt.block_on(async {
-            for block in &imported.blocks {
-                put_missing(block, &every, resumed).await?;
+        let envelope_root = rt.block_on(async {
+            let mut leaves = Vec::new();
+            for chunk in envelope_json.as_bytes().chunks(MAX_CHUNK_LEN) {
+                let leaf = Block::raw(chunk.to_vec());
+                put_missing(&leaf, &every, resumed).await?;
+                leaves.push((*leaf.cid(), chunk.len() as u64));
             }
-            pin_all(&imported.root, &every).await
+            let (root, nodes) =
+                raw_leaves_root(leaves).map_err(|e| Error::transport("envelope", e))?;
+            for node in &nodes {
+                put_missing(node, &every, resumed).await?;
+            }
+            pin_all(&root, &every).await?;
+            Ok::<_, Error>(root)
         })?;
 
         // 7. The key and the catalog entry; then the journal goes.
         broker.deposit(&manifest_cid, &kek)?;
         catalog.record(&CatalogEntry {
             manifest: manifest_cid,
-            envelope: imported.root,
+            envelope: envelope_root,
             envelope_len: envelope_json.len() as u64,
             dataset_id,
             version: version.to_string(),
@@ -424,7 +437,7 @@ impl Publish {
         journal.finish()?;
         Ok(Published {
             manifest_cid,
-            envelope_cid: imported.root,
+            envelope_cid: envelope_root,
             envelope: envelope_json,
             objects: placed,
             resumed,

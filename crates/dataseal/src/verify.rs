@@ -153,7 +153,7 @@ impl Verify {
                     "{path}: not an encrypted object (no root CID or encryption header)"
                 )));
             };
-            let header = ObjectHeader::from_json(enc.to_json().as_bytes())
+            let header = ObjectHeader::from_json(enc.as_json().as_bytes())
                 .map_err(|e| Error::crypt(format!("{path}: header"), e))?;
             let mut replicas = ObjectReplicas {
                 path,

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 
 use dataseal::policy::{Principal, VersionState, verify_log};
 use dataseal::reputation::Outcome;
+use dataseal::transport::{ImportParams, Profile, import_bytes};
 use dataseal::{ErrorKind, Fetch, Gate, Problem, SigningKey, Timestamp};
 
 #[test]
@@ -37,6 +38,13 @@ fn publish_then_fetch_round_trips_every_file() {
             o.path
         );
     }
+    // The envelope is stored, one leaf at a time, as the DAG `ipfs add --cid-version=1
+    // --raw-leaves` builds over it.
+    let params = ImportParams::new(Profile::V1RawLeaves, 1 << 20).unwrap();
+    assert_eq!(
+        published.envelope_cid,
+        import_bytes(published.envelope.as_bytes(), &params).root
+    );
 
     let now = Timestamp::now();
     let grant = w.grant(&published, "research", 900, now);

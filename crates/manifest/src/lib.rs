@@ -29,5 +29,5 @@ pub use schema::{
 };
 pub use statement::{
     PREDICATE_TYPE, STATEMENT_TYPE, VerifiedManifest, cosign, document_cid, evaluate, manifest_cid,
-    sign, sign_document, verify, verify_envelope,
+    sign, sign_document, verify, verify_envelope, verify_envelope_into,
 };

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::dir::{FileCheck, check_dir};
-use crate::statement::{VerifiedManifest, verify_envelope};
+use crate::statement::{VerifiedManifest, verify_envelope_into};
 
 /// The version of the report's JSON layout; it changes only when a field is removed or
 /// its meaning changes.
@@ -222,7 +222,7 @@ pub fn verify_with_report(
         )));
         return (report, None);
     }
-    let verified = match verify_envelope(&envelope, policy, now) {
+    let verified = match verify_envelope_into(envelope, policy, now) {
         Ok(v) => v,
         Err(e) => {
             report.failures.push(failure_of(&e));

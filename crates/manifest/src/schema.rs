@@ -597,9 +597,12 @@ pub enum HeaderValue {
 
 /// An encrypted object's header, carried as a flat JSON object of strings and integers
 /// (the `dataseal-crypt` header; this crate does not interpret it).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct EncryptionHeader(BTreeMap<String, HeaderValue>);
+///
+/// It is held as its canonical JSON text (members sorted, no whitespace): one small
+/// allocation per object rather than a map of owned keys and values, which matters for
+/// a manifest of many objects.
+#[derive(Clone, Debug)]
+pub struct EncryptionHeader(Box<serde_json::value::RawValue>);
 
 impl EncryptionHeader {
     /// Checks and wraps a header object: ASCII keys other than `"/"`, integers within
@@ -623,7 +626,11 @@ impl EncryptionHeader {
                 )));
             }
         }
-        Ok(Self(map))
+        // A map of strings and integers always serialises, and its text is valid JSON.
+        serde_json::to_string(&map)
+            .and_then(serde_json::value::RawValue::from_string)
+            .map(Self)
+            .map_err(|e| Error::json("encryption header", &e))
     }
 
     /// Parses the header's JSON form.
@@ -640,7 +647,27 @@ impl EncryptionHeader {
     /// The header's JSON form (canonical).
     #[must_use]
     pub fn to_json(&self) -> String {
-        serde_json::to_string(&self.0).unwrap_or_default()
+        self.0.get().to_owned()
+    }
+
+    /// The header's JSON form (canonical), borrowed.
+    #[must_use]
+    pub fn as_json(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for EncryptionHeader {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl Eq for EncryptionHeader {}
+
+impl Serialize for EncryptionHeader {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
     }
 }
 

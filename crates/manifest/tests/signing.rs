@@ -214,3 +214,48 @@ fn signatures_are_checked_before_the_payload_is_parsed() {
     let err = verify(env.to_json().as_bytes(), &policy, now()).unwrap_err();
     assert!(matches!(err, Error::NonCanonical(_)), "{err}");
 }
+
+/// An encryption header is held as canonical text: one whose members are out of order
+/// or spaced does not survive as written, so a signed payload carrying one is refused
+/// as non-canonical, and the header itself reads back canonically.
+#[test]
+fn non_canonical_encryption_headers_are_refused() {
+    let k = keys();
+    let header = EncryptionHeader::from_json(r#"{ "z": 1, "alg": "x", "chunk": 65536 }"#).unwrap();
+    assert_eq!(header.to_json(), r#"{"alg":"x","chunk":65536,"z":1}"#);
+    assert_eq!(header.as_json(), header.to_json());
+    let mut m = sample();
+    m.objects[0] = ObjectEntry::encrypted(
+        "a.csv".parse().unwrap(),
+        10,
+        header,
+        "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+            .parse()
+            .unwrap(),
+    );
+    let canonical = String::from_utf8(m.to_payload().unwrap()).unwrap();
+    assert!(canonical.contains(r#""encryption":{"alg":"x","chunk":65536,"z":1}"#));
+    assert_eq!(Manifest::from_payload(canonical.as_bytes()).unwrap(), m);
+    let policy = TrustPolicy::new().trust(k.publisher.verifying_key(), role("publisher"));
+    for (tampered, canonical_but_for_form) in [
+        (r#""encryption":{"z":1,"alg":"x","chunk":65536}"#, true),
+        (r#""encryption":{"alg":"x", "chunk":65536,"z":1}"#, true),
+        (r#""encryption":{"alg":"x","chunk":65536.0,"z":1}"#, false),
+    ] {
+        let payload =
+            canonical.replace(r#""encryption":{"alg":"x","chunk":65536,"z":1}"#, tampered);
+        let env = Envelope::sign(
+            dataseal_base::dsse::IN_TOTO_PAYLOAD_TYPE,
+            payload.into_bytes(),
+            &k.publisher,
+            Some(role("publisher")),
+        )
+        .unwrap();
+        let err = verify(env.to_json().as_bytes(), &policy, now()).unwrap_err();
+        assert_eq!(
+            matches!(err, Error::NonCanonical(_)),
+            canonical_but_for_form,
+            "{tampered}: {err}"
+        );
+    }
+}
