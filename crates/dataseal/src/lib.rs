@@ -17,6 +17,7 @@ mod publish;
 mod quarantine;
 mod records;
 mod rules;
+mod steward;
 mod store;
 mod verify;
 
@@ -42,6 +43,7 @@ pub use records::{
     UnpinnedStore, stewardship,
 };
 pub use rules::{ClassRule, PlacementRules, RegionRule, region_within};
+pub use steward::Steward;
 pub use store::{Provider, Store, StoreSpec};
 pub use verify::{ObjectReplicas, Repair, RepairReport, RepairedObject, Verify, VerifyReport};
 

@@ -666,6 +666,193 @@ fn the_retention_sweep_carries_out_each_on_expiry_action_and_skips_held_versions
 }
 
 /// Every story above, each in a new database of one throw-away PostgreSQL cluster.
+/// The state the registry holds for `cid` now.
+fn state_of(registry: &SyncRegistry, cid: &dataseal::Cid) -> LifecycleState {
+    match registry.status(cid).unwrap() {
+        dataseal::registry::VersionStatus::Known(k) => k.state,
+        other => panic!("{cid}: {other:?}"),
+    }
+}
+
+#[test]
+fn governance_changes_are_decided_by_role() {
+    governance_changes_are_decided_by_role_on(None);
+}
+
+fn governance_changes_are_decided_by_role_on(url: Option<&str>) {
+    use dataseal::policy::{EntityRef, EntityStore};
+    let s = Setup::new(url);
+    let cid = s.published.manifest_cid;
+    s.register();
+    s.to(LifecycleState::Approved);
+    let verified =
+        verify_envelope(&envelope_of(&s.published), &s.w.trust(), Timestamp::now()).unwrap();
+
+    // Who holds which role: the version's owner and uploader come from the registry.
+    let mut b = EntityStore::builder(&s.decider.engine);
+    for (user, role) in [
+        ("sam", "steward"),
+        ("carol", "compliance-reviewer"),
+        ("olivia", "data-owner"),
+        ("ulrich", "uploader"),
+        ("tess", "trainer"),
+        ("mallory", "auditor"),
+    ] {
+        b.add_user(
+            &user.parse().unwrap(),
+            &[
+                EntityRef::Role(role.parse().unwrap()),
+                EntityRef::Group("stories".parse().unwrap()),
+            ],
+        )
+        .unwrap();
+    }
+    let entities = b.build().unwrap();
+    let gate = Gate {
+        entities: &entities,
+        registry: Some(&s.registry),
+        ..s.decider.gate()
+    };
+    assert_eq!(
+        dataseal::Steward::new(Gate {
+            registry: None,
+            ..gate
+        })
+        .unwrap_err()
+        .kind(),
+        ErrorKind::Invalid
+    );
+    let steward = dataseal::Steward::new(gate).unwrap();
+    let refused = |e: dataseal::Error, kind: ErrorKind, state: LifecycleState| {
+        assert_eq!(e.kind(), kind, "{e}");
+        assert_eq!(state_of(&s.registry, &cid), state, "nothing changed: {e}");
+        e
+    };
+
+    // A role the principal does not hold is refused before any policy is asked.
+    let e = steward
+        .transition(
+            &verified,
+            LifecycleState::Published,
+            &change("mallory", "steward", "claims a role"),
+        )
+        .unwrap_err();
+    let e = refused(e, ErrorKind::Denied, LifecycleState::Approved);
+    assert!(
+        e.to_string().contains("does not hold the role steward"),
+        "{e}"
+    );
+    // A role held, but one no policy lets publish: the trainer, and the auditor.
+    for (user, role) in [("tess", "trainer"), ("mallory", "auditor")] {
+        let e = steward
+            .transition(
+                &verified,
+                LifecycleState::Published,
+                &change(user, role, "not my call"),
+            )
+            .unwrap_err();
+        refused(e, ErrorKind::Denied, LifecycleState::Approved);
+    }
+    // No change moves a version back to quarantine.
+    let e = steward
+        .transition(
+            &verified,
+            LifecycleState::Quarantined,
+            &change("sam", "steward", "back"),
+        )
+        .unwrap_err();
+    refused(e, ErrorKind::Invalid, LifecycleState::Approved);
+
+    // The steward publishes; the registry records who, in which role.
+    steward
+        .transition(
+            &verified,
+            LifecycleState::Published,
+            &change("sam", "steward", "release 1"),
+        )
+        .unwrap();
+    assert_eq!(state_of(&s.registry, &cid), LifecycleState::Published);
+    let history = s
+        .registry
+        .block_on(s.registry.registry().history(&cid))
+        .unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(last.actor, actor("sam", "steward"));
+    assert_eq!(last.to, LifecycleState::Published);
+
+    // A hold: only roles allowed to place one; erasure under it is blocked (exit 4),
+    // even for the compliance reviewer who may erase.
+    let e = steward
+        .place_hold(&verified, &change("olivia", "data-owner", "mine"))
+        .unwrap_err();
+    refused(e, ErrorKind::Denied, LifecycleState::Published);
+    let hold = steward
+        .place_hold(&verified, &change("sam", "steward", "case 2026-118"))
+        .unwrap();
+    let e = steward
+        .transition(
+            &verified,
+            LifecycleState::Erased,
+            &change("carol", "compliance-reviewer", "request 77"),
+        )
+        .unwrap_err();
+    refused(e, ErrorKind::Blocked, LifecycleState::Published);
+    // Lifting needs a role allowed to lift, and the one that placed it.
+    let e = steward
+        .lift_hold(&verified, hold, &change("tess", "trainer", "done"))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Denied, "{e}");
+    let e = steward
+        .lift_hold(
+            &verified,
+            hold,
+            &change("carol", "compliance-reviewer", "done"),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("role"), "{e}");
+    let active = |id| {
+        s.registry
+            .block_on(s.registry.registry().hold(id))
+            .unwrap()
+            .lifted
+            .is_none()
+    };
+    assert!(active(hold), "still held");
+    steward
+        .lift_hold(&verified, hold, &change("sam", "steward", "case closed"))
+        .unwrap();
+    assert!(!active(hold));
+
+    // The uploader cannot approve what they uploaded, even as a data owner would; the
+    // owner revokes their own version.
+    let e = steward
+        .authorize(
+            &verified,
+            &actor("ulrich", "uploader"),
+            dataseal::policy::Action::Approve,
+            Timestamp::now(),
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Denied, "{e}");
+    let e = steward
+        .authorize(
+            &verified,
+            &actor("tess", "trainer"),
+            dataseal::policy::Action::Train,
+            Timestamp::now(),
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
+    steward
+        .transition(
+            &verified,
+            LifecycleState::Revoked,
+            &change("olivia", "data-owner", "withdrawn"),
+        )
+        .unwrap();
+    assert_eq!(state_of(&s.registry, &cid), LifecycleState::Revoked);
+}
+
 #[test]
 fn every_story_on_postgres() {
     let Some(cluster) = pg::PgCluster::start() else {
@@ -675,11 +862,12 @@ fn every_story_on_postgres() {
         .enable_all()
         .build()
         .unwrap();
-    let stories: [fn(Option<&str>); 4] = [
+    let stories: [fn(Option<&str>); 5] = [
         the_registry_decides_at_decision_time_on,
         erasure_shreds_the_key_unpins_and_signs_a_receipt_on,
         dual_approval_through_the_registry_on,
         the_retention_sweep_carries_out_each_on_expiry_action_and_skips_held_versions_on,
+        governance_changes_are_decided_by_role_on,
     ];
     for story in stories {
         let url = rt.block_on(cluster.fresh_database());

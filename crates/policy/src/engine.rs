@@ -717,6 +717,17 @@ impl PolicyEngine {
         Ok(())
     }
 
+    /// Whether `principal` holds `role` in `entities`, directly or through a group:
+    /// Cedar's `principal in Dataseal::Role::"role"`. An unknown principal holds none.
+    /// Governance changes check the role an actor claims with it before they are
+    /// decided, so the role recorded with a change is one the principal holds.
+    #[must_use]
+    pub fn holds_role(&self, entities: &EntityStore, principal: &Principal, role: &Role) -> bool {
+        let who = self.types.principal(principal);
+        let role = self.types.entity(&EntityRef::Role(role.clone()));
+        who != role && entities.entities().is_ancestor_of(&role, &who)
+    }
+
     /// Decides a request against the slices of the policy set that can apply to it.
     ///
     /// Fails closed: the answer is Deny whenever the request cannot be built (unknown

@@ -229,3 +229,41 @@ fn a_version_replaced_hashes_as_a_store_built_with_it() {
     assert_eq!(back.hash(), built.hash());
     assert_ne!(people.hash(), built.hash());
 }
+
+/// A role is held directly or through a group (and a group of a group), never by an
+/// unknown principal, and never through a role of the same name held by someone else.
+#[test]
+fn roles_are_held_directly_or_through_groups() {
+    let engine = PolicyEngine::with_defaults().unwrap();
+    let mut b = EntityStore::builder(&engine);
+    let role = |r: &str| EntityRef::Role(r.parse().unwrap());
+    let group = |g: &str| EntityRef::Group(g.parse().unwrap());
+    b.add_group(&"legal".parse().unwrap(), &[role("compliance-reviewer")])
+        .unwrap();
+    b.add_group(&"legal-emea".parse().unwrap(), &[group("legal")])
+        .unwrap();
+    b.add_user(&"sam".parse().unwrap(), &[role("steward")])
+        .unwrap();
+    b.add_user(&"carol".parse().unwrap(), &[group("legal-emea")])
+        .unwrap();
+    b.add_service_account(
+        &"ci".parse().unwrap(),
+        &"sam".parse().unwrap(),
+        &[role("trainer")],
+    )
+    .unwrap();
+    let entities = b.build().unwrap();
+    let user = |u: &str| Principal::User(u.parse().unwrap());
+    let holds = |p: &Principal, r: &str| engine.holds_role(&entities, p, &r.parse().unwrap());
+    assert!(holds(&user("sam"), "steward"));
+    assert!(!holds(&user("sam"), "compliance-reviewer"));
+    assert!(
+        holds(&user("carol"), "compliance-reviewer"),
+        "through two groups"
+    );
+    assert!(!holds(&user("carol"), "steward"));
+    assert!(!holds(&user("mallory"), "steward"), "unknown principal");
+    let ci = Principal::ServiceAccount("ci".parse().unwrap());
+    assert!(holds(&ci, "trainer"));
+    assert!(!holds(&ci, "steward"), "not its owner's roles");
+}

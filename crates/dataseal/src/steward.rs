@@ -1,0 +1,240 @@
+//! Governance changes decided by the policy engine before the registry takes them: a
+//! lifecycle transition, placing or lifting a legal hold on a version.
+
+use dataseal_base::{Cid, Timestamp};
+use dataseal_manifest::VerifiedManifest;
+use dataseal_policy::{AccessRequest, Action, DataPurpose, Decision, Presented, Resource};
+use dataseal_registry::{Actor, Change, HoldId, HoldScope, LifecycleState};
+
+use crate::Error;
+use crate::fetch::Gate;
+use crate::records::SyncRegistry;
+
+/// Governance changes to versions, each decided by the policy engine (with the
+/// registry in the loop) before the registry records it.
+///
+/// The registry records who made a change and in which role; it does not decide
+/// whether they may. A [`Steward`] does, in two steps, both failing closed and both
+/// recorded in the gate's audit log:
+///
+/// 1. the principal must hold the role it acts in, in the gate's entities (directly or
+///    through a group): Cedar's `principal in Dataseal::Role::"…"`;
+/// 2. the policies must allow the governance action on the version, decided with the
+///    registry in the loop exactly as a read is ([`Gate::decide_version`]): the
+///    version's owner, uploader, lifecycle and holds as the registry holds them now.
+///
+/// Only then is the change written. Which action a change needs:
+///
+/// | change | Cedar action |
+/// |---|---|
+/// | to `approved` | `approve` |
+/// | to `published` or `superseded` | `publish` |
+/// | to `revoked`, `expired` or `archived` | `revoke` |
+/// | to `erased` (see also [`crate::Erase`]) | `erase` |
+/// | placing a hold on a version | `place-legal-hold` |
+/// | lifting a hold on a version | `lift-legal-hold` |
+///
+/// With the default policies: stewards publish, revoke and place or lift holds; a
+/// version's data owner approves, publishes and revokes it; compliance reviewers
+/// approve, revoke, place and lift holds and erase; the uploader never approves; no one
+/// erases a held version (refused as blocked, exit 4).
+///
+/// Governance requests have no purpose or place of use of their own; the request's
+/// context names `research` and `GLOBAL` because the schema requires both, and no
+/// default policy on a governance action reads them.
+///
+/// ```no_run
+/// # fn demo(gate: dataseal::Gate<'_>, manifest: &dataseal::manifest::VerifiedManifest,
+/// #         change: &dataseal::registry::Change) -> Result<(), dataseal::Error> {
+/// use dataseal::registry::LifecycleState;
+/// let steward = dataseal::Steward::new(gate)?;
+/// steward.transition(manifest, LifecycleState::Published, change)?;
+/// let hold = steward.place_hold(manifest, change)?;
+/// steward.lift_hold(manifest, hold, change)?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Copy)]
+pub struct Steward<'a> {
+    gate: Gate<'a>,
+    registry: &'a SyncRegistry,
+}
+
+impl std::fmt::Debug for Steward<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Steward").finish_non_exhaustive()
+    }
+}
+
+impl<'a> Steward<'a> {
+    /// A steward deciding with `gate`, which must have a registry (the one changes are
+    /// written to, and read from at decision time).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when the gate has no registry.
+    pub fn new(gate: Gate<'a>) -> Result<Self, Error> {
+        let registry = gate.registry.ok_or_else(|| {
+            Error::Invalid("governance changes need a registry to decide with".to_owned())
+        })?;
+        Ok(Self { gate, registry })
+    }
+
+    /// Decides whether `actor` may do the governance `action` to the verified
+    /// version at `now`, and records the decision.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Denied`] when the principal does not hold the role it acts in, or no
+    /// policy permits the action (each recorded); [`Error::Blocked`] when the version's
+    /// state forbids it (erasing a held version, or any change to an erased one);
+    /// [`Error::Invalid`] for a data action (governance changes only);
+    /// [`Error::Registry`] when the registry cannot be read; [`Error::Policy`] when the
+    /// decision cannot be recorded.
+    pub fn authorize(
+        &self,
+        manifest: &VerifiedManifest,
+        actor: &Actor,
+        action: Action,
+        now: Timestamp,
+    ) -> Result<Decision, Error> {
+        let cid = manifest.cid();
+        let described = || {
+            format!(
+                "{} {cid} by {} as {}",
+                action.as_str(),
+                actor.principal,
+                actor.role
+            )
+        };
+        if action.is_data() {
+            return Err(Error::Invalid(format!(
+                "{}: a data action, not a governance change",
+                action.as_str()
+            )));
+        }
+        if !self
+            .gate
+            .engine
+            .holds_role(self.gate.entities, &actor.principal, &actor.role)
+        {
+            let err = Error::Denied {
+                reason: format!(
+                    "{} does not hold the role {} it acts in",
+                    actor.principal, actor.role
+                ),
+            };
+            return self.gate.refuse(&described(), err, now);
+        }
+        let region = "GLOBAL"
+            .parse()
+            .map_err(|e| Error::Invalid(format!("the governance region: {e}")))?;
+        let request = AccessRequest::new(
+            actor.principal.clone(),
+            action,
+            Resource::Version(cid),
+            DataPurpose::Research,
+            region,
+            now,
+        );
+        self.gate
+            .decide_version(manifest, request, &Presented::default())
+    }
+
+    /// Moves the version to `to` once [`Steward::authorize`] allows the action the
+    /// state needs (see [`Steward`]); the registry then enforces
+    /// its transition table and holds. Returns the version's revision after the move.
+    ///
+    /// # Errors
+    ///
+    /// As [`Steward::authorize`]; [`Error::Invalid`] for `quarantined` (a version only
+    /// starts there); [`Error::Registry`] for a transition the table forbids;
+    /// [`Error::Blocked`] when a hold refuses it.
+    pub fn transition(
+        &self,
+        manifest: &VerifiedManifest,
+        to: LifecycleState,
+        change: &Change,
+    ) -> Result<u64, Error> {
+        let action = match to {
+            LifecycleState::Approved => Action::Approve,
+            LifecycleState::Published | LifecycleState::Superseded => Action::Publish,
+            LifecycleState::Revoked | LifecycleState::Expired | LifecycleState::Archived => {
+                Action::Revoke
+            }
+            LifecycleState::Erased => Action::Erase,
+            other => {
+                return Err(Error::Invalid(format!(
+                    "no change moves a version to {other}"
+                )));
+            }
+        };
+        self.authorize(manifest, &change.actor, action, change.at)?;
+        let cid = manifest.cid();
+        self.registry
+            .block_on(self.registry.registry().transition(&cid, to, change))
+            .map_err(|e| held_or(e, &cid, &format!("moving {cid} to {to}")))
+    }
+
+    /// Places a legal hold on the version once [`Steward::authorize`] allows
+    /// `place-legal-hold`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Steward::authorize`]; [`Error::Registry`] when the registry refuses it.
+    pub fn place_hold(
+        &self,
+        manifest: &VerifiedManifest,
+        change: &Change,
+    ) -> Result<HoldId, Error> {
+        self.authorize(manifest, &change.actor, Action::PlaceLegalHold, change.at)?;
+        let cid = manifest.cid();
+        self.registry
+            .block_on(
+                self.registry
+                    .registry()
+                    .place_hold(&HoldScope::Version(cid), change),
+            )
+            .map_err(|e| Error::registry(format!("placing a hold on {cid}"), e))
+    }
+
+    /// Lifts hold `id` on the version once [`Steward::authorize`] allows
+    /// `lift-legal-hold`; the registry also requires the role that placed it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Steward::authorize`]; [`Error::Invalid`] when the hold is not on this
+    /// version; [`Error::Registry`] for an unknown or lifted hold, or another role than
+    /// the one that placed it.
+    pub fn lift_hold(
+        &self,
+        manifest: &VerifiedManifest,
+        id: HoldId,
+        change: &Change,
+    ) -> Result<(), Error> {
+        let cid = manifest.cid();
+        let hold = self
+            .registry
+            .block_on(self.registry.registry().hold(id))
+            .map_err(|e| Error::registry(format!("reading {id}"), e))?;
+        if hold.scope != HoldScope::Version(cid) {
+            return Err(Error::Invalid(format!(
+                "{id} is not a hold on version {cid}"
+            )));
+        }
+        self.authorize(manifest, &change.actor, Action::LiftLegalHold, change.at)?;
+        self.registry
+            .block_on(self.registry.registry().lift_hold(id, change))
+            .map_err(|e| Error::registry(format!("lifting {id}"), e))
+    }
+}
+
+/// A registry error, as blocked when a hold refused it.
+fn held_or(e: dataseal_registry::Error, cid: &Cid, what: &str) -> Error {
+    match e {
+        dataseal_registry::Error::Held { holds, .. } => Error::Blocked {
+            version: cid.to_string(),
+            state: format!("under {holds} legal hold(s)"),
+        },
+        other => Error::registry(what, other),
+    }
+}
