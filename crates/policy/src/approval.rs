@@ -323,18 +323,15 @@ impl ApprovalVerifier {
                 .verify(approval.envelope(), APPROVAL_PAYLOAD_TYPE, now)
                 .is_ok()
         };
-        let mut verified = false;
-        let mut other = None;
-        for k in &self.keys {
-            if signed_by(k) {
-                if k.approver == s.approver && k.role == s.role {
-                    verified = true;
-                    break;
-                }
-                other = Some(k);
-            }
-        }
-        if !verified {
+        // The keys trusted for the approver and role the statement names first: one
+        // signature check in the common case, however many approvers are trusted. The
+        // others only to say whose key made a signature that does not count.
+        let (named, others): (Vec<&ApproverKey>, Vec<&ApproverKey>) = self
+            .keys
+            .iter()
+            .partition(|k| k.approver == s.approver && k.role == s.role);
+        if !named.into_iter().any(signed_by) {
+            let other = others.into_iter().find(|k| signed_by(k));
             return Err(match other {
                 Some(k) => ApprovalError::NotAuthorised {
                     approver: s.approver.clone(),

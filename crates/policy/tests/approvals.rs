@@ -373,3 +373,46 @@ fn the_decision_point_records_refusals_of_malformed_requests() {
     let report = verify_sealed_log(&bytes, &trust, None).unwrap();
     assert_eq!((report.refusals, report.records), (4, 1));
 }
+
+/// Among many trusted approvers, an approval verifies whatever the order of the keys,
+/// and one signed with another trusted approver's key names whose key it was.
+#[test]
+fn approvals_verify_among_many_trusted_approvers() {
+    let cid = Cid::raw_sha256(b"v1");
+    let keys: Vec<SigningKey> = (0..40).map(|_| SigningKey::generate().unwrap()).collect();
+    let mut verifier = ApprovalVerifier::new();
+    for (i, key) in keys.iter().enumerate() {
+        verifier = verifier.trust(
+            key.verifying_key(),
+            user(&format!("approver-{i}")),
+            ApproverRole::Compliance,
+        );
+    }
+    for i in [0, 17, 39] {
+        let approval = signed(
+            &format!("approver-{i}"),
+            ApproverRole::Compliance,
+            cid,
+            now(),
+            &keys[i],
+        );
+        let ok = verifier.verify(&[approval], &cid, now()).unwrap();
+        assert_eq!(
+            ok.compliance_reviewer(),
+            Some(&user(&format!("approver-{i}")))
+        );
+    }
+    let impersonated = signed(
+        "approver-3",
+        ApproverRole::Compliance,
+        cid,
+        now(),
+        &keys[30],
+    );
+    match verifier.verify(&[impersonated], &cid, now()).unwrap_err() {
+        ApprovalError::NotAuthorised { key_holder, .. } => {
+            assert_eq!(key_holder, user("approver-30"));
+        }
+        other => panic!("{other}"),
+    }
+}

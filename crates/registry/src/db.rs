@@ -145,6 +145,47 @@ pub enum BackendKind {
     Postgres,
 }
 
+macro_rules! bind_all {
+    ($sql:expr, $args:expr) => {{
+        let mut q = sqlx::query($sql);
+        for a in $args {
+            q = match a.clone() {
+                Arg::Text(s) => q.bind(s),
+                Arg::Int(n) => q.bind(n),
+                Arg::OptInt(n) => q.bind(n),
+                Arg::OptText(s) => q.bind(s),
+                Arg::Bytes(b) => q.bind(b),
+                Arg::OptBytes(b) => q.bind(b),
+            };
+        }
+        q
+    }};
+}
+
+macro_rules! decode {
+    ($row:expr, $cols:expr) => {{
+        let mut values = Vec::with_capacity($cols.len());
+        for (i, col) in $cols.iter().enumerate() {
+            let v = match col {
+                Col::Text => $row
+                    .try_get::<Option<String>, _>(i)
+                    .db()?
+                    .map_or(Value::Null, Value::Text),
+                Col::Int => $row
+                    .try_get::<Option<i64>, _>(i)
+                    .db()?
+                    .map_or(Value::Null, Value::Int),
+                Col::Bytes => $row
+                    .try_get::<Option<Vec<u8>>, _>(i)
+                    .db()?
+                    .map_or(Value::Null, Value::Bytes),
+            };
+            values.push(v);
+        }
+        Row(values)
+    }};
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {
     Sqlite(SqlitePool),
@@ -272,6 +313,31 @@ impl Pool {
         }
     }
 
+    /// Runs one query outside an explicit transaction and returns every row: one
+    /// statement sees one consistent snapshot on both backends, and saves the round
+    /// trips of `BEGIN` and `COMMIT` on a hot read path.
+    pub(crate) async fn fetch_all(
+        &self,
+        sql: &'static str,
+        args: &[Arg],
+        cols: &[Col],
+    ) -> Result<Vec<Row>, Error> {
+        let mut out = Vec::new();
+        match self {
+            Self::Sqlite(pool) => {
+                for row in bind_all!(sql, args).fetch_all(pool).await.db()? {
+                    out.push(decode!(row, cols));
+                }
+            }
+            Self::Postgres(pool) => {
+                for row in bind_all!(sql, args).fetch_all(pool).await.db()? {
+                    out.push(decode!(row, cols));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub(crate) async fn begin(&self, mode: Mode) -> Result<Txn, Error> {
         match self {
             // IMMEDIATE takes the write lock at once, so a writer never has to upgrade a
@@ -393,47 +459,6 @@ impl Row {
 pub(crate) enum Txn {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
-}
-
-macro_rules! bind_all {
-    ($sql:expr, $args:expr) => {{
-        let mut q = sqlx::query($sql);
-        for a in $args {
-            q = match a.clone() {
-                Arg::Text(s) => q.bind(s),
-                Arg::Int(n) => q.bind(n),
-                Arg::OptInt(n) => q.bind(n),
-                Arg::OptText(s) => q.bind(s),
-                Arg::Bytes(b) => q.bind(b),
-                Arg::OptBytes(b) => q.bind(b),
-            };
-        }
-        q
-    }};
-}
-
-macro_rules! decode {
-    ($row:expr, $cols:expr) => {{
-        let mut values = Vec::with_capacity($cols.len());
-        for (i, col) in $cols.iter().enumerate() {
-            let v = match col {
-                Col::Text => $row
-                    .try_get::<Option<String>, _>(i)
-                    .db()?
-                    .map_or(Value::Null, Value::Text),
-                Col::Int => $row
-                    .try_get::<Option<i64>, _>(i)
-                    .db()?
-                    .map_or(Value::Null, Value::Int),
-                Col::Bytes => $row
-                    .try_get::<Option<Vec<u8>>, _>(i)
-                    .db()?
-                    .map_or(Value::Null, Value::Bytes),
-            };
-            values.push(v);
-        }
-        Row(values)
-    }};
 }
 
 impl Txn {

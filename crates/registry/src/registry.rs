@@ -33,22 +33,25 @@ macro_rules! in_tx {
             }
             .await;
             match outcome {
-                Err(e) if e.is_busy() && attempt < MAX_ATTEMPTS => {
-                    // Back off a little more each time, with jitter from the clock so
-                    // two processes that collided do not collide again in step.
-                    let jitter = u64::from(
-                        std::time::SystemTime::now()
-                            .duration_since(std::time::UNIX_EPOCH)
-                            .map_or(0, |d| d.subsec_nanos())
-                            % 7,
-                    );
-                    let ms = u64::from(attempt.min(10)) * 3 + jitter;
-                    tokio::time::sleep(Duration::from_millis(ms)).await;
-                }
+                Err(e) if e.is_busy() && attempt < MAX_ATTEMPTS => back_off(attempt).await,
                 other => break other,
             }
         }
     }};
+}
+
+/// Waits before the next attempt of a transaction a concurrent one made busy: a
+/// little more each time, with jitter from the clock so that two processes that
+/// collided do not collide again in step.
+async fn back_off(attempt: u32) {
+    let jitter = u64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+            % 7,
+    );
+    let ms = u64::from(attempt.min(10)) * 3 + jitter;
+    tokio::time::sleep(Duration::from_millis(ms)).await;
 }
 
 /// The registry: the mutable system of record beside the immutable manifests.
@@ -168,26 +171,63 @@ const HOLD_COLS: [Col; 13] = [
 /// What a decision reads about version `$1` in one statement: its row, its active holds
 /// (on it, its dataset, or a source of its lineage), the withdrawn sources of its
 /// lineage, and the revocation of grant `$2` (NULL: none asked). No row: unknown.
-const DECISION_VIEW: &str = concat!(
-    "WITH RECURSIVE lineage(cid) AS ( \
-        SELECT CAST($1 AS TEXT) \
-        UNION \
-        SELECT p.parent FROM version_parents p JOIN lineage l ON p.cid = l.cid), \
-     lineage_sources(source) AS ( \
-        SELECT s.source FROM version_sources s JOIN lineage l ON s.cid = l.cid) ",
-    "SELECT v.dataset_id, v.state, v.retention_until, v.revision, \
-        v.owner, v.organisation, v.uploader, v.special_category, \
-        (SELECT COUNT(*) FROM holds h WHERE h.lifted_at IS NULL AND ( \
-            (h.scope_kind = 'version' AND h.scope_key = v.cid) \
-            OR (h.scope_kind = 'dataset' AND h.scope_key = v.dataset_id) \
-            OR (h.scope_kind = 'source' AND h.scope_key IN ( \
-                SELECT source FROM lineage_sources)))), \
-        (SELECT COUNT(*) FROM withdrawn_sources w WHERE w.source IN ( \
-            SELECT source FROM lineage_sources)), \
-        g.principal, g.role, g.reason, g.at \
-     FROM versions v LEFT JOIN revoked_grants g ON g.grant_id = $2 \
-     WHERE v.cid = $1"
+/// The text of [`DECISION_VIEW`], with more columns, joins and an order appended.
+macro_rules! decision_view_sql {
+    ($cols:literal, $joins:literal, $order:literal) => {
+        concat!(
+            "WITH RECURSIVE lineage(cid) AS ( \
+                SELECT CAST($1 AS TEXT) \
+                UNION \
+                SELECT p.parent FROM version_parents p JOIN lineage l ON p.cid = l.cid), \
+             lineage_sources(source) AS ( \
+                SELECT s.source FROM version_sources s JOIN lineage l ON s.cid = l.cid) ",
+            "SELECT v.dataset_id, v.state, v.retention_until, v.revision, \
+                v.owner, v.organisation, v.uploader, v.special_category, \
+                (SELECT COUNT(*) FROM holds h WHERE h.lifted_at IS NULL AND ( \
+                    (h.scope_kind = 'version' AND h.scope_key = v.cid) \
+                    OR (h.scope_kind = 'dataset' AND h.scope_key = v.dataset_id) \
+                    OR (h.scope_kind = 'source' AND h.scope_key IN ( \
+                        SELECT source FROM lineage_sources)))), \
+                (SELECT COUNT(*) FROM withdrawn_sources w WHERE w.source IN ( \
+                    SELECT source FROM lineage_sources)), \
+                g.principal, g.role, g.reason, g.at",
+            $cols,
+            " FROM versions v LEFT JOIN revoked_grants g ON g.grant_id = $2",
+            $joins,
+            " WHERE v.cid = $1",
+            $order
+        )
+    };
+}
+
+const DECISION_VIEW: &str = decision_view_sql!("", "", "");
+
+/// [`DECISION_VIEW`] with the approval envelopes kept for the version: one row per
+/// envelope, oldest first (one row with a null envelope when there is none), so a
+/// decision reads everything in one statement.
+const DECISION_VIEW_APPROVALS: &str = decision_view_sql!(
+    ", a.envelope",
+    " LEFT JOIN approval_envelopes a ON a.cid = v.cid",
+    " ORDER BY a.id"
 );
+
+const DECISION_VIEW_APPROVALS_COLS: [Col; 15] = [
+    Col::Text,  // dataset_id
+    Col::Text,  // state
+    Col::Int,   // retention_until
+    Col::Int,   // revision
+    Col::Text,  // owner
+    Col::Text,  // organisation
+    Col::Text,  // uploader
+    Col::Int,   // special_category
+    Col::Int,   // active holds
+    Col::Int,   // withdrawn sources
+    Col::Text,  // revoked grant: principal
+    Col::Text,  // role
+    Col::Text,  // reason
+    Col::Int,   // at
+    Col::Bytes, // approval envelope
+];
 
 const DECISION_VIEW_COLS: [Col; 14] = [
     Col::Text, // dataset_id
@@ -265,6 +305,16 @@ async fn view_in(
     else {
         return Ok((VersionStatus::Unknown, None));
     };
+    view_from_row(cid, grant, &row)
+}
+
+/// A version's status and the grant's revocation from a row of [`DECISION_VIEW`] (or of
+/// [`DECISION_VIEW_APPROVALS`], whose first columns are the same).
+fn view_from_row(
+    cid: &Cid,
+    grant: Option<&GrantId>,
+    row: &Row,
+) -> Result<(VersionStatus, Option<GrantRevocation>), Error> {
     let dataset = row.text(0)?;
     let known = KnownVersion {
         cid: *cid,
@@ -276,12 +326,12 @@ async fn view_in(
         consent_withdrawn: row.int(9)? > 0,
         retention_until: row.opt_int(2)?.map(time).transpose()?,
         revision: uint(row.int(3)?)?,
-        stewardship: stewardship_from(&row, 4, cid)?,
+        stewardship: stewardship_from(row, 4, cid)?,
     };
     let revocation = match (grant, row.opt_int(13)?) {
         (Some(id), Some(_)) => Some(GrantRevocation {
             grant: id.clone(),
-            revoked: change_at(&row, 10)?,
+            revoked: change_at(row, 10)?,
         }),
         _ => None,
     };
@@ -747,10 +797,10 @@ impl Registry {
         .await)
     }
 
-    /// Everything a decision reads about a version, in one read transaction (one
-    /// consistent snapshot, one round of queries): its [`Registry::status`], the
-    /// revocation of the grant presented (when `grant` names one), and the approval
-    /// envelopes kept for it (none for an unknown version).
+    /// Everything a decision reads about a version, in one statement (one consistent
+    /// snapshot, one round trip): its [`Registry::status`], the revocation of the grant
+    /// presented (when `grant` names one), and the approval envelopes kept for it,
+    /// oldest first (none for an unknown version).
     ///
     /// # Errors
     ///
@@ -760,19 +810,40 @@ impl Registry {
         cid: &Cid,
         grant: Option<&GrantId>,
     ) -> Result<DecisionView, Error> {
-        in_tx!(self, Mode::Read, |tx| async {
-            let (status, grant_revocation) = view_in(&mut tx, cid, grant).await?;
-            let approvals = match status {
-                VersionStatus::Known(_) => envelopes_in(&mut tx, cid).await?,
-                VersionStatus::Unknown => Vec::new(),
-            };
-            Ok(DecisionView {
-                status,
-                grant_revocation,
-                approvals,
-            })
-        }
-        .await)
+        let args = [text(cid), Arg::OptText(grant.map(ToString::to_string))];
+        let mut attempt: u32 = 0;
+        let rows = loop {
+            attempt += 1;
+            match self
+                .pool
+                .fetch_all(
+                    DECISION_VIEW_APPROVALS,
+                    &args,
+                    &DECISION_VIEW_APPROVALS_COLS,
+                )
+                .await
+            {
+                Err(e) if e.is_busy() && attempt < MAX_ATTEMPTS => back_off(attempt).await,
+                other => break other?,
+            }
+        };
+        let Some(first) = rows.first() else {
+            return Ok(DecisionView {
+                status: VersionStatus::Unknown,
+                grant_revocation: None,
+                approvals: Vec::new(),
+            });
+        };
+        let (status, grant_revocation) = view_from_row(cid, grant, first)?;
+        let approvals = rows
+            .iter()
+            .filter_map(|row| row.opt_bytes(14).transpose())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(DecisionView {
+            status,
+            grant_revocation,
+            approvals,
+        })
     }
 
     /// Places a legal hold. A version scope needs a registered version; dataset and

@@ -516,8 +516,9 @@ async fn grant_revocation(r: &Registry) {
     assert_eq!(rev.revoked, first);
     assert!(r.grant_revocation(&other).await.unwrap().is_none());
 
-    // What a decision reads, in one transaction: the same status, the revocation of the
-    // grant asked about, the approvals kept; an unknown version, only its status.
+    // What a decision reads, in one statement: the same status, the revocation of the
+    // grant asked about, the approvals kept (oldest first); an unknown version, only its
+    // status; a known one without approvals, none.
     let who = change("up", "publisher", "upload");
     let v = version("view-1", "ds.view");
     r.register(&v, &who).await.unwrap();
@@ -545,6 +546,13 @@ async fn grant_revocation(r: &Registry) {
     assert_eq!(unknown.status, VersionStatus::Unknown);
     assert_eq!(unknown.grant_revocation, None);
     assert!(unknown.approvals.is_empty());
+    let bare = version("view-2", "ds.view");
+    r.register(&bare, &who).await.unwrap();
+    let view = r.decision_view(&bare.cid, Some(&g)).await.unwrap();
+    assert_eq!(view.status, r.status(&bare.cid).await.unwrap());
+    assert_eq!(known(view.status).active_holds, 1, "the dataset's hold");
+    assert!(view.approvals.is_empty());
+    assert!(view.grant_revocation.is_some());
 }
 
 async fn consent_withdrawal_three_levels(r: &Registry) {
