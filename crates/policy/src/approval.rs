@@ -11,6 +11,7 @@ use std::fmt;
 use dataseal_base::dsse::{Envelope, TrustPolicy};
 use dataseal_base::{Cid, Role, SigningKey, Timestamp, VerifyingKey};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::{Error, UserId};
 
@@ -267,6 +268,42 @@ pub struct ApprovalVerifier {
     keys: Vec<ApproverKey>,
     skew_seconds: i64,
     max_age_seconds: Option<i64>,
+    checked: Checked,
+}
+
+/// Signature checks already made, by digest of the whole envelope and key: a decision
+/// point sees the same approvals (those a registry keeps) on decision after decision,
+/// and whether a signature verifies under a key never changes. Only this is
+/// remembered; every other check (version, time, age, duplicates) runs every time.
+#[derive(Debug, Default)]
+struct Checked(std::sync::Mutex<std::collections::HashMap<([u8; 32], [u8; 32]), bool>>);
+
+/// At most this many checks are remembered; past it, the memory starts afresh.
+const CHECKED_MAX: usize = 4096;
+
+impl Clone for Checked {
+    /// A clone starts with nothing remembered.
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl Checked {
+    /// Whether `envelope` (by `digest`) verifies under `key`, from memory or from `check`.
+    fn get_or(&self, digest: [u8; 32], key: &VerifyingKey, check: impl FnOnce() -> bool) -> bool {
+        let id = (digest, key.to_bytes());
+        if let Some(&known) = self.0.lock().ok().as_ref().and_then(|m| m.get(&id)) {
+            return known;
+        }
+        let outcome = check();
+        if let Ok(mut m) = self.0.lock() {
+            if m.len() >= CHECKED_MAX {
+                m.clear();
+            }
+            m.insert(id, outcome);
+        }
+        outcome
+    }
 }
 
 impl ApprovalVerifier {
@@ -317,11 +354,14 @@ impl ApprovalVerifier {
     ) -> Result<(), ApprovalError> {
         let s = &approval.statement;
         // The signature first: nothing the statement says counts before it verifies.
+        let digest: [u8; 32] = Sha256::digest(approval.envelope().to_json().as_bytes()).into();
         let signed_by = |k: &ApproverKey| {
-            TrustPolicy::new()
-                .trust(k.key, role.clone())
-                .verify(approval.envelope(), APPROVAL_PAYLOAD_TYPE, now)
-                .is_ok()
+            self.checked.get_or(digest, &k.key, || {
+                TrustPolicy::new()
+                    .trust(k.key, role.clone())
+                    .verify(approval.envelope(), APPROVAL_PAYLOAD_TYPE, now)
+                    .is_ok()
+            })
         };
         // The keys trusted for the approver and role the statement names first: one
         // signature check in the common case, however many approvers are trusted. The

@@ -416,3 +416,37 @@ fn approvals_verify_among_many_trusted_approvers() {
         other => panic!("{other}"),
     }
 }
+
+/// Signature checks are remembered between calls, and nothing else is: the same
+/// approval checked again is refused for another version, for another time, and a
+/// forgery of the same statement is refused after the genuine one verified.
+#[test]
+fn remembered_signature_checks_never_widen_what_is_accepted() {
+    let a = approvers();
+    let cid = Cid::raw_sha256(b"v1");
+    let other = Cid::raw_sha256(b"v2");
+    let owner = signed("olivia", ApproverRole::DataOwner, cid, now(), &a.olivia);
+    for _ in 0..3 {
+        assert!(a.verifier.verify(&[owner.clone()], &cid, now()).is_ok());
+    }
+    assert!(matches!(
+        a.verifier
+            .verify(&[owner.clone()], &other, now())
+            .unwrap_err(),
+        ApprovalError::WrongCid { .. }
+    ));
+    let forged = signed("olivia", ApproverRole::DataOwner, cid, now(), &a.rogue);
+    assert!(matches!(
+        a.verifier.verify(&[forged], &cid, now()).unwrap_err(),
+        ApprovalError::BadSignature { .. }
+    ));
+    let later = a.verifier.clone().with_max_age_seconds(60);
+    let old = now().saturating_add_seconds(-3600);
+    let stale = signed("olivia", ApproverRole::DataOwner, cid, old, &a.olivia);
+    assert!(later.verify(&[stale.clone()], &cid, now()).is_err());
+    assert!(a.verifier.verify(&[stale.clone()], &cid, now()).is_ok());
+    assert!(
+        later.verify(&[stale], &cid, now()).is_err(),
+        "still too old"
+    );
+}

@@ -122,13 +122,21 @@ fn change_args(c: &Change) -> [Arg; 4] {
     ]
 }
 
+/// The common table `lineage`: version `$1` and every version it derives from through
+/// parent links (text, so a statement can `concat!` it).
+macro_rules! lineage_cte {
+    () => {
+        "WITH RECURSIVE lineage(cid) AS ( \
+            SELECT CAST($1 AS TEXT) \
+            UNION \
+            SELECT p.parent FROM version_parents p JOIN lineage l ON p.cid = l.cid)"
+    };
+}
+
 /// Active holds covering version `$1` of dataset `$2`.
 const COUNT_HOLDS: &str = concat!(
-    "WITH RECURSIVE lineage(cid) AS ( \
-        SELECT CAST($1 AS TEXT) \
-        UNION \
-        SELECT p.parent FROM version_parents p JOIN lineage l ON p.cid = l.cid) ",
-    "SELECT COUNT(*) FROM holds h WHERE h.lifted_at IS NULL AND ( \
+    lineage_cte!(),
+    " SELECT COUNT(*) FROM holds h WHERE h.lifted_at IS NULL AND ( \
         (h.scope_kind = 'version' AND h.scope_key = $1) \
         OR (h.scope_kind = 'dataset' AND h.scope_key = $2) \
         OR (h.scope_kind = 'source' AND h.scope_key IN ( \
@@ -137,11 +145,8 @@ const COUNT_HOLDS: &str = concat!(
 
 /// Every hold, active or lifted, covering version `$1` of dataset `$2`.
 const HOLDS_COVERING: &str = concat!(
-    "WITH RECURSIVE lineage(cid) AS ( \
-        SELECT CAST($1 AS TEXT) \
-        UNION \
-        SELECT p.parent FROM version_parents p JOIN lineage l ON p.cid = l.cid) ",
-    "SELECT h.id, h.scope_kind, h.scope_key, h.principal, h.role, h.reason, h.at, \
+    lineage_cte!(),
+    " SELECT h.id, h.scope_kind, h.scope_key, h.principal, h.role, h.reason, h.at, \
         h.lifted_principal, h.lifted_role, h.lifted_reason, h.lifted_at, \
         h.placed_revision, h.lifted_revision \
      FROM holds h WHERE ( \
@@ -175,11 +180,8 @@ const HOLD_COLS: [Col; 13] = [
 macro_rules! decision_view_sql {
     ($cols:literal, $joins:literal, $order:literal) => {
         concat!(
-            "WITH RECURSIVE lineage(cid) AS ( \
-                SELECT CAST($1 AS TEXT) \
-                UNION \
-                SELECT p.parent FROM version_parents p JOIN lineage l ON p.cid = l.cid), \
-             lineage_sources(source) AS ( \
+            lineage_cte!(),
+            ", lineage_sources(source) AS ( \
                 SELECT s.source FROM version_sources s JOIN lineage l ON s.cid = l.cid) ",
             "SELECT v.dataset_id, v.state, v.retention_until, v.revision, \
                 v.owner, v.organisation, v.uploader, v.special_category, \
