@@ -277,6 +277,18 @@ impl Envelope {
         })
     }
 
+    /// The signatures in their JSON form.
+    fn raw_signatures(&self) -> Vec<RawSignature> {
+        self.signatures
+            .iter()
+            .map(|s| RawSignature {
+                keyid: s.keyid.clone(),
+                role: s.role.as_ref().map(|r| r.as_str().to_owned()),
+                sig: Base64::encode_string(&s.sig),
+            })
+            .collect()
+    }
+
     /// The JSON form (standard padded base64, keys in lexicographic order, no whitespace).
     #[must_use]
     pub fn to_json(&self) -> String {
@@ -286,15 +298,7 @@ impl Envelope {
         const HEAD: &[u8] = b"{\"payload\":\"";
         let rest = RawRest {
             payload_type: &self.payload_type,
-            signatures: self
-                .signatures
-                .iter()
-                .map(|s| RawSignature {
-                    keyid: s.keyid.clone(),
-                    role: s.role.as_ref().map(|r| r.as_str().to_owned()),
-                    sig: Base64::encode_string(&s.sig),
-                })
-                .collect(),
+            signatures: self.raw_signatures(),
         };
         // Strings and lists of strings always serialise.
         let rest = serde_json::to_vec(&rest).unwrap_or_default();
@@ -670,15 +674,7 @@ mod tests {
             let raw = RawEnvelope {
                 payload: Base64::encode_string(&payload).into(),
                 payload_type: "application/x".to_owned(),
-                signatures: env
-                    .signatures
-                    .iter()
-                    .map(|s| RawSignature {
-                        keyid: s.keyid.clone(),
-                        role: s.role.as_ref().map(|r| r.as_str().to_owned()),
-                        sig: Base64::encode_string(&s.sig),
-                    })
-                    .collect(),
+                signatures: env.raw_signatures(),
             };
             let json = env.to_json();
             assert_eq!(

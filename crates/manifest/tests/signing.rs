@@ -19,6 +19,17 @@ fn role(s: &str) -> Role {
     s.parse().unwrap()
 }
 
+/// An in-toto envelope over `payload`, whatever it holds, signed by the publisher.
+fn signed_by_publisher(payload: Vec<u8>, k: &Keys) -> Envelope {
+    Envelope::sign(
+        dataseal_base::dsse::IN_TOTO_PAYLOAD_TYPE,
+        payload,
+        &k.publisher,
+        Some(role("publisher")),
+    )
+    .unwrap()
+}
+
 fn now() -> Timestamp {
     "2026-11-21T00:00:00Z".parse().unwrap()
 }
@@ -187,13 +198,7 @@ fn thresholds_above_one_need_distinct_keys() {
 fn signatures_are_checked_before_the_payload_is_parsed() {
     // A validly signed payload that is not a manifest: signatures pass, parsing fails.
     let k = keys();
-    let env = Envelope::sign(
-        dataseal_base::dsse::IN_TOTO_PAYLOAD_TYPE,
-        b"{\"not\":\"a manifest\"}".to_vec(),
-        &k.publisher,
-        Some(role("publisher")),
-    )
-    .unwrap();
+    let env = signed_by_publisher(b"{\"not\":\"a manifest\"}".to_vec(), &k);
     let policy = TrustPolicy::new().trust(k.publisher.verifying_key(), role("publisher"));
     let err = verify(env.to_json().as_bytes(), &policy, now()).unwrap_err();
     assert!(matches!(err, Error::Json { .. }), "{err}");
@@ -204,13 +209,7 @@ fn signatures_are_checked_before_the_payload_is_parsed() {
     let payload = String::from_utf8(sample().to_payload().unwrap())
         .unwrap()
         .replacen(',', ", ", 1);
-    let env = Envelope::sign(
-        dataseal_base::dsse::IN_TOTO_PAYLOAD_TYPE,
-        payload.into_bytes(),
-        &k.publisher,
-        Some(role("publisher")),
-    )
-    .unwrap();
+    let env = signed_by_publisher(payload.into_bytes(), &k);
     let err = verify(env.to_json().as_bytes(), &policy, now()).unwrap_err();
     assert!(matches!(err, Error::NonCanonical(_)), "{err}");
 }
@@ -244,13 +243,7 @@ fn non_canonical_encryption_headers_are_refused() {
     ] {
         let payload =
             canonical.replace(r#""encryption":{"alg":"x","chunk":65536,"z":1}"#, tampered);
-        let env = Envelope::sign(
-            dataseal_base::dsse::IN_TOTO_PAYLOAD_TYPE,
-            payload.into_bytes(),
-            &k.publisher,
-            Some(role("publisher")),
-        )
-        .unwrap();
+        let env = signed_by_publisher(payload.into_bytes(), &k);
         let err = verify(env.to_json().as_bytes(), &policy, now()).unwrap_err();
         assert_eq!(
             matches!(err, Error::NonCanonical(_)),

@@ -186,6 +186,17 @@ macro_rules! decode {
     }};
 }
 
+/// Runs a query on an executor (a pool or a transaction) and decodes every row.
+macro_rules! fetch_rows {
+    ($exec:expr, $sql:expr, $args:expr, $cols:expr) => {{
+        let mut out = Vec::new();
+        for row in bind_all!($sql, $args).fetch_all($exec).await.db()? {
+            out.push(decode!(row, $cols));
+        }
+        out
+    }};
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {
     Sqlite(SqlitePool),
@@ -322,20 +333,10 @@ impl Pool {
         args: &[Arg],
         cols: &[Col],
     ) -> Result<Vec<Row>, Error> {
-        let mut out = Vec::new();
-        match self {
-            Self::Sqlite(pool) => {
-                for row in bind_all!(sql, args).fetch_all(pool).await.db()? {
-                    out.push(decode!(row, cols));
-                }
-            }
-            Self::Postgres(pool) => {
-                for row in bind_all!(sql, args).fetch_all(pool).await.db()? {
-                    out.push(decode!(row, cols));
-                }
-            }
-        }
-        Ok(out)
+        Ok(match self {
+            Self::Sqlite(pool) => fetch_rows!(pool, sql, args, cols),
+            Self::Postgres(pool) => fetch_rows!(pool, sql, args, cols),
+        })
     }
 
     pub(crate) async fn begin(&self, mode: Mode) -> Result<Txn, Error> {
@@ -485,20 +486,10 @@ impl Txn {
         args: &[Arg],
         cols: &[Col],
     ) -> Result<Vec<Row>, Error> {
-        let mut out = Vec::new();
-        match self {
-            Self::Sqlite(tx) => {
-                for row in bind_all!(sql, args).fetch_all(&mut **tx).await.db()? {
-                    out.push(decode!(row, cols));
-                }
-            }
-            Self::Postgres(tx) => {
-                for row in bind_all!(sql, args).fetch_all(&mut **tx).await.db()? {
-                    out.push(decode!(row, cols));
-                }
-            }
-        }
-        Ok(out)
+        Ok(match self {
+            Self::Sqlite(tx) => fetch_rows!(&mut **tx, sql, args, cols),
+            Self::Postgres(tx) => fetch_rows!(&mut **tx, sql, args, cols),
+        })
     }
 
     /// Runs a query; returns its first row, if any.

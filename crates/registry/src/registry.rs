@@ -175,45 +175,29 @@ const HOLD_COLS: [Col; 13] = [
 
 /// What a decision reads about version `$1` in one statement: its row, its active holds
 /// (on it, its dataset, or a source of its lineage), the withdrawn sources of its
-/// lineage, and the revocation of grant `$2` (NULL: none asked). No row: unknown.
-/// The text of [`DECISION_VIEW`], with more columns, joins and an order appended.
-macro_rules! decision_view_sql {
-    ($cols:literal, $joins:literal, $order:literal) => {
-        concat!(
-            lineage_cte!(),
-            ", lineage_sources(source) AS ( \
-                SELECT s.source FROM version_sources s JOIN lineage l ON s.cid = l.cid) ",
-            "SELECT v.dataset_id, v.state, v.retention_until, v.revision, \
-                v.owner, v.organisation, v.uploader, v.special_category, \
-                (SELECT COUNT(*) FROM holds h WHERE h.lifted_at IS NULL AND ( \
-                    (h.scope_kind = 'version' AND h.scope_key = v.cid) \
-                    OR (h.scope_kind = 'dataset' AND h.scope_key = v.dataset_id) \
-                    OR (h.scope_kind = 'source' AND h.scope_key IN ( \
-                        SELECT source FROM lineage_sources)))), \
-                (SELECT COUNT(*) FROM withdrawn_sources w WHERE w.source IN ( \
-                    SELECT source FROM lineage_sources)), \
-                g.principal, g.role, g.reason, g.at",
-            $cols,
-            " FROM versions v LEFT JOIN revoked_grants g ON g.grant_id = $2",
-            $joins,
-            " WHERE v.cid = $1",
-            $order
-        )
-    };
-}
-
-const DECISION_VIEW: &str = decision_view_sql!("", "", "");
-
-/// [`DECISION_VIEW`] with the approval envelopes kept for the version: one row per
-/// envelope, oldest first (one row with a null envelope when there is none), so a
-/// decision reads everything in one statement.
-const DECISION_VIEW_APPROVALS: &str = decision_view_sql!(
-    ", a.envelope",
-    " LEFT JOIN approval_envelopes a ON a.cid = v.cid",
-    " ORDER BY a.id"
+/// lineage, the revocation of grant `$2` (NULL: none asked), and the approval envelopes
+/// kept for it: one row per envelope, oldest first, or one row with a NULL envelope
+/// when there is none. No row: unknown.
+const DECISION_VIEW: &str = concat!(
+    lineage_cte!(),
+    ", lineage_sources(source) AS ( \
+        SELECT s.source FROM version_sources s JOIN lineage l ON s.cid = l.cid) ",
+    "SELECT v.dataset_id, v.state, v.retention_until, v.revision, \
+        v.owner, v.organisation, v.uploader, v.special_category, \
+        (SELECT COUNT(*) FROM holds h WHERE h.lifted_at IS NULL AND ( \
+            (h.scope_kind = 'version' AND h.scope_key = v.cid) \
+            OR (h.scope_kind = 'dataset' AND h.scope_key = v.dataset_id) \
+            OR (h.scope_kind = 'source' AND h.scope_key IN ( \
+                SELECT source FROM lineage_sources)))), \
+        (SELECT COUNT(*) FROM withdrawn_sources w WHERE w.source IN ( \
+            SELECT source FROM lineage_sources)), \
+        g.principal, g.role, g.reason, g.at, a.envelope \
+     FROM versions v LEFT JOIN revoked_grants g ON g.grant_id = $2 \
+     LEFT JOIN approval_envelopes a ON a.cid = v.cid \
+     WHERE v.cid = $1 ORDER BY a.id"
 );
 
-const DECISION_VIEW_APPROVALS_COLS: [Col; 15] = [
+const DECISION_VIEW_COLS: [Col; 15] = [
     Col::Text,  // dataset_id
     Col::Text,  // state
     Col::Int,   // retention_until
@@ -229,23 +213,6 @@ const DECISION_VIEW_APPROVALS_COLS: [Col; 15] = [
     Col::Text,  // reason
     Col::Int,   // at
     Col::Bytes, // approval envelope
-];
-
-const DECISION_VIEW_COLS: [Col; 14] = [
-    Col::Text, // dataset_id
-    Col::Text, // state
-    Col::Int,  // retention_until
-    Col::Int,  // revision
-    Col::Text, // owner
-    Col::Text, // organisation
-    Col::Text, // uploader
-    Col::Int,  // special_category
-    Col::Int,  // active holds
-    Col::Int,  // withdrawn sources
-    Col::Text, // revoked grant: principal
-    Col::Text, // role
-    Col::Text, // reason
-    Col::Int,  // at
 ];
 
 /// Every registered version derived from source `$1`, directly or through parents.
@@ -310,8 +277,7 @@ async fn view_in(
     view_from_row(cid, grant, &row)
 }
 
-/// A version's status and the grant's revocation from a row of [`DECISION_VIEW`] (or of
-/// [`DECISION_VIEW_APPROVALS`], whose first columns are the same).
+/// A version's status and the grant's revocation from a row of [`DECISION_VIEW`].
 fn view_from_row(
     cid: &Cid,
     grant: Option<&GrantId>,
@@ -818,11 +784,7 @@ impl Registry {
             attempt += 1;
             match self
                 .pool
-                .fetch_all(
-                    DECISION_VIEW_APPROVALS,
-                    &args,
-                    &DECISION_VIEW_APPROVALS_COLS,
-                )
+                .fetch_all(DECISION_VIEW, &args, &DECISION_VIEW_COLS)
                 .await
             {
                 Err(e) if e.is_busy() && attempt < MAX_ATTEMPTS => back_off(attempt).await,
