@@ -276,7 +276,10 @@ pub struct ApprovalVerifier {
 /// and whether a signature verifies under a key never changes. Only this is
 /// remembered; every other check (version, time, age, duplicates) runs every time.
 #[derive(Debug, Default)]
-struct Checked(std::sync::Mutex<std::collections::HashMap<([u8; 32], [u8; 32]), bool>>);
+struct Checked(std::sync::Mutex<std::collections::HashMap<CheckId, bool>>);
+
+/// A signature check: the digest of the whole envelope, and the key's bytes.
+type CheckId = ([u8; 32], [u8; 32]);
 
 /// At most this many checks are remembered; past it, the memory starts afresh.
 const CHECKED_MAX: usize = 4096;

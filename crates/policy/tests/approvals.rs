@@ -427,11 +427,15 @@ fn remembered_signature_checks_never_widen_what_is_accepted() {
     let other = Cid::raw_sha256(b"v2");
     let owner = signed("olivia", ApproverRole::DataOwner, cid, now(), &a.olivia);
     for _ in 0..3 {
-        assert!(a.verifier.verify(&[owner.clone()], &cid, now()).is_ok());
+        assert!(
+            a.verifier
+                .verify(std::slice::from_ref(&owner), &cid, now())
+                .is_ok()
+        );
     }
     assert!(matches!(
         a.verifier
-            .verify(&[owner.clone()], &other, now())
+            .verify(std::slice::from_ref(&owner), &other, now())
             .unwrap_err(),
         ApprovalError::WrongCid { .. }
     ));
@@ -443,8 +447,16 @@ fn remembered_signature_checks_never_widen_what_is_accepted() {
     let later = a.verifier.clone().with_max_age_seconds(60);
     let old = now().saturating_add_seconds(-3600);
     let stale = signed("olivia", ApproverRole::DataOwner, cid, old, &a.olivia);
-    assert!(later.verify(&[stale.clone()], &cid, now()).is_err());
-    assert!(a.verifier.verify(&[stale.clone()], &cid, now()).is_ok());
+    assert!(
+        later
+            .verify(std::slice::from_ref(&stale), &cid, now())
+            .is_err()
+    );
+    assert!(
+        a.verifier
+            .verify(std::slice::from_ref(&stale), &cid, now())
+            .is_ok()
+    );
     assert!(
         later.verify(&[stale], &cid, now()).is_err(),
         "still too old"
