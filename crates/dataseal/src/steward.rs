@@ -1,7 +1,7 @@
 //! Governance changes decided by the policy engine before the registry takes them: a
 //! lifecycle transition, placing or lifting a legal hold on a version.
 
-use dataseal_base::{Cid, Timestamp};
+use dataseal_base::{Cid, DatasetId, Timestamp};
 use dataseal_manifest::VerifiedManifest;
 use dataseal_policy::{AccessRequest, Action, DataPurpose, Decision, Presented, Resource};
 use dataseal_registry::{Actor, Change, HoldId, HoldScope, LifecycleState};
@@ -31,13 +31,17 @@ use crate::records::SyncRegistry;
 /// | to `published` or `superseded` | `publish` |
 /// | to `revoked`, `expired` or `archived` | `revoke` |
 /// | to `erased` (see also [`crate::Erase`]) | `erase` |
-/// | placing a hold on a version | `place-legal-hold` |
-/// | lifting a hold on a version | `lift-legal-hold` |
+/// | placing a hold on a version or a dataset | `place-legal-hold` |
+/// | lifting a hold on a version or a dataset | `lift-legal-hold` |
 ///
 /// With the default policies: stewards publish, revoke and place or lift holds; a
 /// version's data owner approves, publishes and revokes it; compliance reviewers
 /// approve, revoke, place and lift holds and erase; the uploader never approves; no one
 /// erases a held version (refused as blocked, exit 4).
+///
+/// A hold on a dataset is decided on the dataset's entity, which the gate's entities
+/// must list (an unknown resource is denied); no version's state takes part. Holds on
+/// a source are not made through a steward yet.
 ///
 /// Governance requests have no purpose or place of use of their own; the request's
 /// context names `research` and `GLOBAL` because the schema requires both, and no
@@ -98,14 +102,46 @@ impl<'a> Steward<'a> {
         now: Timestamp,
     ) -> Result<Decision, Error> {
         let cid = manifest.cid();
-        let described = || {
-            format!(
-                "{} {cid} by {} as {}",
-                action.as_str(),
-                actor.principal,
-                actor.role
-            )
-        };
+        let request = self.checked_request(actor, action, Resource::Version(cid), now)?;
+        self.gate
+            .decide_version(manifest, request, &Presented::default())
+    }
+
+    /// Decides whether `actor` may place or lift a hold (`action`) on the whole dataset
+    /// `dataset` at `now`, and records the decision.
+    ///
+    /// # Errors
+    ///
+    /// As [`Steward::authorize`]; [`Error::Invalid`] for an action other than
+    /// `place-legal-hold` or `lift-legal-hold`.
+    pub fn authorize_dataset(
+        &self,
+        dataset: &DatasetId,
+        actor: &Actor,
+        action: Action,
+        now: Timestamp,
+    ) -> Result<Decision, Error> {
+        if !matches!(action, Action::PlaceLegalHold | Action::LiftLegalHold) {
+            return Err(Error::Invalid(format!(
+                "{}: only holds are placed on a whole dataset",
+                action.as_str()
+            )));
+        }
+        let resource = Resource::Dataset(dataset.clone());
+        let request = self.checked_request(actor, action, resource, now)?;
+        self.gate
+            .decide_presented(request, &Presented::default(), now)
+    }
+
+    /// The governance request of `actor`, once the principal is found to hold the role
+    /// it acts in (a refusal is recorded).
+    fn checked_request(
+        &self,
+        actor: &Actor,
+        action: Action,
+        resource: Resource,
+        now: Timestamp,
+    ) -> Result<AccessRequest, Error> {
         if action.is_data() {
             return Err(Error::Invalid(format!(
                 "{}: a data action, not a governance change",
@@ -117,27 +153,31 @@ impl<'a> Steward<'a> {
             .engine
             .holds_role(self.gate.entities, &actor.principal, &actor.role)
         {
+            let described = format!(
+                "{} {resource} by {} as {}",
+                action.as_str(),
+                actor.principal,
+                actor.role
+            );
             let err = Error::Denied {
                 reason: format!(
                     "{} does not hold the role {} it acts in",
                     actor.principal, actor.role
                 ),
             };
-            return self.gate.refuse(&described(), err, now);
+            return self.gate.refuse(&described, err, now);
         }
         let region = "GLOBAL"
             .parse()
             .map_err(|e| Error::Invalid(format!("the governance region: {e}")))?;
-        let request = AccessRequest::new(
+        Ok(AccessRequest::new(
             actor.principal.clone(),
             action,
-            Resource::Version(cid),
+            resource,
             DataPurpose::Research,
             region,
             now,
-        );
-        self.gate
-            .decide_version(manifest, request, &Presented::default())
+        ))
     }
 
     /// Moves the version to `to` once [`Steward::authorize`] allows the action the
@@ -211,20 +251,66 @@ impl<'a> Steward<'a> {
         id: HoldId,
         change: &Change,
     ) -> Result<(), Error> {
-        let cid = manifest.cid();
-        let hold = self
-            .registry
-            .block_on(self.registry.registry().hold(id))
-            .map_err(|e| Error::registry(format!("reading {id}"), e))?;
-        if hold.scope != HoldScope::Version(cid) {
-            return Err(Error::Invalid(format!(
-                "{id} is not a hold on version {cid}"
-            )));
-        }
+        self.hold_on(id, &HoldScope::Version(manifest.cid()))?;
         self.authorize(manifest, &change.actor, Action::LiftLegalHold, change.at)?;
         self.registry
             .block_on(self.registry.registry().lift_hold(id, change))
             .map_err(|e| Error::registry(format!("lifting {id}"), e))
+    }
+}
+
+impl Steward<'_> {
+    /// Places a legal hold on every version of `dataset`, those registered later
+    /// included, once [`Steward::authorize_dataset`] allows `place-legal-hold`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Steward::authorize_dataset`]; [`Error::Registry`] when the registry refuses
+    /// it.
+    pub fn place_dataset_hold(
+        &self,
+        dataset: &DatasetId,
+        change: &Change,
+    ) -> Result<HoldId, Error> {
+        self.authorize_dataset(dataset, &change.actor, Action::PlaceLegalHold, change.at)?;
+        self.registry
+            .block_on(
+                self.registry
+                    .registry()
+                    .place_hold(&HoldScope::Dataset(dataset.clone()), change),
+            )
+            .map_err(|e| Error::registry(format!("placing a hold on dataset {dataset}"), e))
+    }
+
+    /// Lifts hold `id` on `dataset` once [`Steward::authorize_dataset`] allows
+    /// `lift-legal-hold`; the registry also requires the role that placed it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Steward::lift_hold`], for a dataset.
+    pub fn lift_dataset_hold(
+        &self,
+        dataset: &DatasetId,
+        id: HoldId,
+        change: &Change,
+    ) -> Result<(), Error> {
+        self.hold_on(id, &HoldScope::Dataset(dataset.clone()))?;
+        self.authorize_dataset(dataset, &change.actor, Action::LiftLegalHold, change.at)?;
+        self.registry
+            .block_on(self.registry.registry().lift_hold(id, change))
+            .map_err(|e| Error::registry(format!("lifting {id}"), e))
+    }
+
+    /// Checks that hold `id` covers exactly `scope`.
+    fn hold_on(&self, id: HoldId, scope: &HoldScope) -> Result<(), Error> {
+        let hold = self
+            .registry
+            .block_on(self.registry.registry().hold(id))
+            .map_err(|e| Error::registry(format!("reading {id}"), e))?;
+        if hold.scope != *scope {
+            return Err(Error::Invalid(format!("{id} is not a hold on {scope:?}")));
+        }
+        Ok(())
     }
 }
 

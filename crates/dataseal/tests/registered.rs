@@ -674,6 +674,21 @@ fn state_of(registry: &SyncRegistry, cid: &dataseal::Cid) -> LifecycleState {
     }
 }
 
+/// Publishing is not something done to a whole dataset.
+fn authorize_dataset_publish(
+    steward: &dataseal::Steward<'_>,
+    dataset: &dataseal::DatasetId,
+) -> dataseal::Error {
+    steward
+        .authorize_dataset(
+            dataset,
+            &actor("sam", "steward"),
+            dataseal::policy::Action::Publish,
+            Timestamp::now(),
+        )
+        .unwrap_err()
+}
+
 #[test]
 fn governance_changes_are_decided_by_role() {
     governance_changes_are_decided_by_role_on(None);
@@ -702,6 +717,13 @@ fn governance_changes_are_decided_by_role_on(url: Option<&str>) {
         parents.extend(roles.iter().map(|r| EntityRef::Role(r.parse().unwrap())));
         b.add_user(&user.parse().unwrap(), &parents).unwrap();
     }
+    b.add_dataset(
+        &"stories".parse().unwrap(),
+        &"olivia".parse().unwrap(),
+        &"stories".parse().unwrap(),
+        &[],
+    )
+    .unwrap();
     let entities = b.build().unwrap();
     let gate = Gate {
         entities: &entities,
@@ -832,6 +854,51 @@ fn governance_changes_are_decided_by_role_on(url: Option<&str>) {
         "{e}"
     );
     let e = authorize("tess", "trainer", Train).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
+
+    // A hold on the whole dataset: placed and lifted by roles allowed to, and it blocks
+    // the version's erasure while active; a dataset the entities do not list is denied.
+    let dataset: dataseal::DatasetId = "stories".parse().unwrap();
+    let e = steward
+        .place_dataset_hold(&dataset, &change("tess", "trainer", "mine"))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Denied, "{e}");
+    let unknown: dataseal::DatasetId = "elsewhere".parse().unwrap();
+    let e = steward
+        .place_dataset_hold(&unknown, &change("sam", "steward", "case 2026-119"))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Denied, "{e}");
+    let on_dataset = steward
+        .place_dataset_hold(
+            &dataset,
+            &change("carol", "compliance-reviewer", "case 2026-119"),
+        )
+        .unwrap();
+    let e = steward
+        .transition(
+            &verified,
+            LifecycleState::Erased,
+            &change("carol", "compliance-reviewer", "request 78"),
+        )
+        .unwrap_err();
+    refused(e, ErrorKind::Blocked, LifecycleState::Published);
+    let e = steward
+        .lift_hold(&verified, on_dataset, &change("sam", "steward", "wrong"))
+        .unwrap_err();
+    assert_eq!(
+        e.kind(),
+        ErrorKind::Invalid,
+        "not a hold on the version: {e}"
+    );
+    steward
+        .lift_dataset_hold(
+            &dataset,
+            on_dataset,
+            &change("carol", "compliance-reviewer", "case closed"),
+        )
+        .unwrap();
+    assert!(!active(on_dataset));
+    let e = authorize_dataset_publish(&steward, &dataset);
     assert_eq!(e.kind(), ErrorKind::Invalid, "{e}");
 
     // The owner revokes their own version.
