@@ -4,9 +4,7 @@
 //! the policy gate who may read it (every decision audited), fetches it back around a
 //! provider whose every block is corrupt, and scores the providers from what it saw.
 
-use std::collections::BTreeSet;
-use std::fs::{remove_dir_all, remove_file};
-use std::io::{ErrorKind::NotFound, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -14,13 +12,15 @@ use std::time::Instant;
 use clap::Parser;
 use dataseal::base::dsse::{Envelope, TrustPolicy};
 use dataseal::manifest::{sign, verify_envelope};
-use dataseal::policy::{AccessRequest, Action, AuditLog, DataPurpose, EntityStore};
-use dataseal::policy::{GrantIssuer, GrantRequest, GrantVerifier, PolicyEngine, Principal};
-use dataseal::policy::{Resource, VersionRecord, verify_log};
-use dataseal::reputation::{DefaultModel, DefaultParams, Outcome, ScoringModel};
-use dataseal::{DatasetMeta, DirCatalog, Fetch, FileBroker, Gate, Identity, Provider, Publish};
-use dataseal::{Purpose, Region, SigningKey, Timestamp};
-use dataseal_examples::story::{check, corrupt_every_file, ds, fail, join, parse, write};
+use dataseal::policy::{AccessRequest, Action, AuditLog, DataPurpose, EntityStore, GrantIssuer};
+use dataseal::policy::{GrantRequest, GrantVerifier, PolicyEngine, Principal, Resource};
+use dataseal::policy::{VersionRecord, verify_log};
+use dataseal::reputation::{DefaultModel, DefaultParams, ScoringModel};
+use dataseal::{DatasetMeta, DirCatalog, Fetch, FileBroker, Gate, Identity, Publish};
+use dataseal::{Region, Timestamp};
+use dataseal_examples::story::{check, corrupt_every_file, demo_dataset, dir_providers, ds};
+use dataseal_examples::story::{fail, join, parse, same_tree, served_and_caught};
+use dataseal_examples::story::{signing_keys, workdir, write, write_tree};
 use dataseal_examples::{Failure, show};
 
 /// What the publisher says of the version: every manifest field a publish does not compute.
@@ -28,8 +28,7 @@ const META: &str = r#"{"datasetId": "quickstart-demo", "version": "1.0.0", "name
   "description": "A generated image-classification dataset, encrypted client-side.",
   "license": "CC-BY-NC-4.0", "licenseConditions": {"academicUse": true, "attribution": true,
     "commercialUse": false, "nonCommercialUse": true, "shareAlike": false, "tier": "research-only"},
-  "purposes": ["research", "training"], "regions": ["EU"], "sensitivity": "internal"}
-"#;
+  "purposes": ["research", "training"], "regions": ["EU"], "sensitivity": "internal"}"#;
 
 /// Who the decision point knows: trainer tess, a member of the quickstart organisation.
 const ENTITIES: &str = r#"{"entities": [{"uid": {"type": "Dataseal::User", "id": "tess"}, "attrs": {},
@@ -66,50 +65,26 @@ fn main() -> ExitCode {
 
 fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
     let (started, now) = (Instant::now(), Timestamp::now());
-    let root = match dir {
-        Some(dir) => dir,
-        None => tempfile::Builder::new()
-            .prefix("dataseal-quickstart-")
-            .tempdir()
-            .map_err(fail(2, "temporary directory"))?
-            .keep(),
-    };
+    let root = workdir(dir, &["out", "audit.jsonl", "audit.jsonl.checkpoint"])?;
     let at = |rel: &str| root.join(rel);
     say!("dataseal quickstart: publish, verify, authorize, fetch and score a dataset version");
     say!("working directory: {}\n", show(&root));
 
-    // 1. A small deterministic dataset, and what its publisher says of it (an earlier
-    //    run's output and audit log go first).
-    for stale in ["out", "audit.jsonl", "audit.jsonl.checkpoint"].map(at) {
-        let gone = if stale.is_dir() {
-            remove_dir_all(&stale)
-        } else {
-            remove_file(&stale)
-        };
-        if let Err(e) = gone.or_else(|e| if e.kind() == NotFound { Ok(()) } else { Err(e) }) {
-            return Err(fail(2, "removing an earlier run's files")(e));
-        }
-    }
-    let files = dataset();
-    for (path, bytes) in &files {
-        write(&at(&format!("dataset/{path}")), bytes, false)?;
-    }
+    // 1. A small deterministic dataset, and what its publisher says of it.
+    let files = demo_dataset();
+    write_tree(&at("dataset"), &files)?;
     write(&at("meta.json"), META.as_bytes(), false)?;
     let meta = DatasetMeta::from_file(&at("meta.json")).map_err(ds("meta.json"))?;
-    let (count, total) = (
-        files.len(),
-        files.iter().map(|(_, b)| b.len()).sum::<usize>(),
-    );
+    let (count, total) = (files.len(), files.iter().map(|f| f.1.len()).sum::<usize>());
     say!("1. generated {count} files ({total} bytes) under dataset/, and meta.json: research-only");
     say!("   licence, purposes research and training, regions EU, sensitivity internal");
 
-    // 2. Keys.
-    let key = || SigningKey::generate().map_err(fail(2, "key"));
-    let (publisher, compliance, grant_key, operator) = (key()?, key()?, key()?, key()?);
-    let reader = Identity::generate();
+    // 2. Keys: four Ed25519 signing keys, and the reader's age identity.
+    let [publisher, compliance, grant_key, operator] = signing_keys()?;
+    let (reader, identity_file) = (Identity::generate(), at("keys/recipient.key"));
     let recipient = reader.to_public();
     write(
-        &at("keys/recipient.key"),
+        &identity_file,
         reader.to_identity_file(now).as_bytes(),
         true,
     )?;
@@ -117,81 +92,68 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
     say!("   reader's age identity {recipient} (keys/recipient.key, mode 0600)");
 
     // 3. Publish to two providers; the broker keeps the version's key, sealed to the reader.
-    let broker = FileBroker::new(at("keys"))
-        .recipients([recipient])
-        .identities([reader]);
-    let catalog = DirCatalog::new(at("catalog"));
-    let mut providers = Vec::new();
-    for (name, region) in [("eu-1", "DE"), ("eu-2", "FR")] {
-        let spec = format!(
-            "{name}@{region}=dir:{}",
-            at(&format!("stores/{name}")).display()
-        );
-        providers.push(Provider::open(&spec, true).map_err(ds("provider"))?);
-    }
+    let broker = FileBroker::new(at("keys")).recipients([recipient]);
+    let (broker, catalog) = (broker.identities([reader]), DirCatalog::new(at("catalog")));
+    let mut providers = dir_providers(&at("stores"), &[("eu-1", "DE"), ("eu-2", "FR")])?;
     let published = Publish::new(at("dataset"), meta)
         .signer(publisher.clone(), parse("publisher")?)
         .signer(compliance.clone(), parse("compliance")?)
         .journal(at("journal"))
         .run(&mut providers, &broker, &catalog)
         .map_err(ds("publish"))?;
-    let cid = published.manifest_cid;
-    write(
-        &at("manifest.dsse.json"),
-        published.envelope.as_bytes(),
-        false,
-    )?;
+    let (cid, envelope) = (published.manifest_cid, published.envelope.as_bytes());
+    write(&at("manifest.dsse.json"), envelope, false)?;
     say!("3. published to eu-1 (DE) and eu-2 (FR), encrypted client-side in 1 MiB chunks and");
     say!("   signed as publisher and compliance: manifest CID {cid} (manifest.dsse.json)");
     for o in &published.objects {
-        let (path, root, on) = (o.path.as_str(), o.root, join(&o.providers));
-        say!("   {path:<21} root {root} on {on}");
+        say!(
+            "   {:<21} root {} on {}",
+            o.path.as_str(),
+            o.root,
+            join(&o.providers)
+        );
     }
 
-    // 4. Verify the envelope: the trust policy needs both roles.
+    // 4. Verify the envelope: the trust policy needs both roles; one signature is refused.
     let trust = TrustPolicy::new()
         .trust(publisher.verifying_key(), parse("publisher")?)
         .trust(compliance.verifying_key(), parse("compliance")?);
-    let envelope = Envelope::from_json(published.envelope.as_bytes()).map_err(fail(1, "DSSE"))?;
+    let envelope = Envelope::from_json(envelope).map_err(fail(1, "DSSE"))?;
     let verified = verify_envelope(&envelope, &trust, now).map_err(fail(1, "verify"))?;
     check(verified.cid() == cid, "the envelope names this version")?;
     let single = sign(verified.manifest(), &publisher, parse("publisher")?);
     let single = single.map_err(fail(2, "sign"))?;
-    let Err(refusal) = verify_envelope(&single, &trust, now) else {
-        return Err(Failure::verify("one signature was enough"));
-    };
+    let refusal = verify_envelope(&single, &trust, now).err();
+    let refusal = refusal.ok_or_else(|| Failure::verify("one signature was enough"))?;
     say!("4. verified both signatures against a trust policy needing publisher and compliance;");
     say!("   a copy signed by the publisher alone is rejected: {refusal}");
 
     // 5. Policy: may trainer tess train on it? Every decision goes to the audit log.
     let engine = PolicyEngine::with_defaults().map_err(fail(2, "policies"))?;
     let people = EntityStore::from_document(&engine, ENTITIES.as_bytes(), &trust, now);
-    let people = people.map_err(fail(2, "entities"))?;
-    let record: VersionRecord = serde_json::from_str(RECORD).map_err(fail(2, "record"))?;
-    let mut record_revoked = record.clone();
-    record_revoked.state.revoked = true;
-    let current = people.with_version(&engine, &verified, &record);
-    let current = current.map_err(fail(2, "entities"))?;
-    let revoked = people.with_version(&engine, &verified, &record_revoked);
-    let revoked = revoked.map_err(fail(2, "entities"))?;
+    let (people, to) = (people.map_err(fail(2, "entities"))?, fail(2, "the version"));
+    let mut record: VersionRecord = serde_json::from_str(RECORD).map_err(fail(2, "record"))?;
+    let current = people
+        .with_version(&engine, &verified, &record)
+        .map_err(&to)?;
+    record.state.revoked = true;
+    let revoked = people
+        .with_version(&engine, &verified, &record)
+        .map_err(&to)?;
     let verifier = GrantVerifier::new(30).trust(grant_key.verifying_key());
     let audit = AuditLog::open(at("audit.jsonl")).with_checkpoints(operator.clone(), 2);
     let gate = Gate::new(&engine, &current, &verifier).with_audit(&audit);
-    let (tess, research, de): (Principal, DataPurpose, Region) = (
-        Principal::User(parse("tess")?),
-        DataPurpose::Research,
-        parse("DE")?,
-    );
-    let (actions, region) = ([Action::Train].into(), de.clone());
+    let (tess, purpose) = (Principal::User(parse("tess")?), DataPurpose::Research);
+    let (region, actions): (Region, _) = (parse("DE")?, [Action::Train].into());
+    let (principal, issuer) = (tess.clone(), GrantIssuer::new(grant_key, "quickstart"));
     let request = GrantRequest {
-        principal: tess.clone(),
+        principal,
         cid,
         actions,
-        purpose: research,
-        region,
+        purpose,
+        region: region.clone(),
     };
-    let grant = GrantIssuer::new(grant_key, "quickstart").issue(&request, now);
-    let grant = grant.map_err(fail(2, "grant"))?;
+    let grant = issuer.issue(&request, now).map_err(fail(2, "grant"))?;
     say!(
         "5. asked the policy gate (Cedar, default policies, fail-closed): may trainer tess train?"
     );
@@ -200,8 +162,8 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
         ("for research, without a grant", &current, None, 3),
         ("on a revoked version", &revoked, Some(&grant), 4),
     ] {
-        let (who, resource) = (tess.clone(), Resource::Version(cid));
-        let ask = AccessRequest::new(who, Action::Train, resource, research, de.clone(), now);
+        let (who, on) = (tess.clone(), Resource::Version(cid));
+        let ask = AccessRequest::new(who, Action::Train, on, purpose, region.clone(), now);
         let (code, why) = match gate.with_entities(entities).decide(ask, grant, now) {
             Ok(d) => (0, format!("ALLOW {:?}", d.determining_policies())),
             Err(e) => (e.exit_code(), format!("exit {}: {e}", e.exit_code())),
@@ -218,24 +180,14 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
     // 6. Corrupt every block eu-1 holds, then fetch: each block is re-hashed, and read from
     //    the next provider when it does not match.
     let flipped = corrupt_every_file(&at("stores/eu-1/blocks"))?;
-    let token: Purpose = parse(research.as_str())?;
-    let fetched = Fetch::new(cid, trust, tess, Action::Train, token, de)
+    let fetched = Fetch::new(cid, trust, tess, Action::Train, parse("research")?, region)
         .grant(grant)
         .run(&mut providers, &catalog, &broker, &gate, &at("out"))
         .map_err(ds("fetch"))?;
-    for (path, bytes) in &files {
-        let got = std::fs::read(at("out").join(path)).map_err(fail(2, "out/"))?;
-        check(&got == bytes, "every fetched byte matches the source")?;
-    }
-    let caught = fetched
-        .events
-        .iter()
-        .filter(|e| e.outcome() == Outcome::IntegrityFailure);
-    let caught = caught.count();
-    let blocks = fetched.receipt.objects.iter().flat_map(|o| &o.blocks);
-    let served: BTreeSet<_> = blocks.map(|b| b.provider.as_str()).collect();
+    same_tree(&at("out"), &files)?;
+    let (caught, served) = served_and_caught(&fetched);
     check(
-        caught > 0 && served == BTreeSet::from(["eu-2"]),
+        caught > 0 && join(&served) == "eu-2",
         "eu-1's bad blocks were caught",
     )?;
     let receipt = fetched.receipt.sign(&operator).map_err(ds("receipt"))?;
@@ -244,9 +196,8 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
         receipt.to_json().as_bytes(),
         false,
     )?;
-    let served = join(served);
     say!("6. flipped a byte in each of eu-1's {flipped} block files, then fetched with the grant:");
-    say!("   {caught} integrity failures caught by re-hashing, every block served by {served};");
+    say!("   {caught} integrity failures caught by re-hashing, every block served by eu-2;");
     say!("   every byte in out/ matches the source; signed the receipt (receipt.dsse.json)");
 
     // 7. Reputation from what the fetch observed.
@@ -255,8 +206,12 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
     model.advance(Timestamp::now());
     say!("7. scored the providers from the fetch's verified observations:");
     for s in model.scores() {
-        let (who, score, status) = (s.provider().as_str(), s.score(), s.status());
-        say!("     {who:<5} score {score:.3}, {status:?}");
+        say!(
+            "     {:<5} score {:.3}, {:?}",
+            s.provider().as_str(),
+            s.score(),
+            s.status()
+        );
     }
 
     // 8. Where things are.
@@ -264,30 +219,4 @@ fn run(dir: Option<PathBuf>) -> Result<(), Failure> {
     say!("8. done in {secs:.1} s; everything is in {root}: dataset/, meta.json,");
     say!("   keys/, stores/, catalog/, manifest.dsse.json, audit.jsonl, out/, receipt.dsse.json");
     Ok(())
-}
-
-/// Three files, one spanning three 1 MiB chunks; the same bytes on every run.
-fn dataset() -> Vec<(&'static str, Vec<u8>)> {
-    let labels = ["cat", "dog", "bird", "fish", "horse"].into_iter().cycle();
-    let csv: String = labels
-        .take(12_000)
-        .enumerate()
-        .map(|(i, l)| format!("{i},{l}\n"))
-        .collect();
-    // Deterministic noise: the high byte of a multiplicative hash of each position.
-    let noise = |seed: u64, len: u64| -> Vec<u8> {
-        let hash = |i: u64| {
-            (i ^ seed)
-                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                .rotate_left(29)
-        };
-        (0..len)
-            .map(|i| (hash(i).wrapping_mul(0xBF58_476D_1CE4_E5B9) >> 56) as u8)
-            .collect()
-    };
-    vec![
-        ("labels.csv", csv.into_bytes()),
-        ("train/shard-0000.bin", noise(1, 2_200_000)),
-        ("train/shard-0001.bin", noise(2, 900_000)),
-    ]
 }
