@@ -227,14 +227,7 @@ impl<'a> Steward<'a> {
         change: &Change,
     ) -> Result<HoldId, Error> {
         self.authorize(manifest, &change.actor, Action::PlaceLegalHold, change.at)?;
-        let cid = manifest.cid();
-        self.registry
-            .block_on(
-                self.registry
-                    .registry()
-                    .place_hold(&HoldScope::Version(cid), change),
-            )
-            .map_err(|e| Error::registry(format!("placing a hold on {cid}"), e))
+        self.place(&HoldScope::Version(manifest.cid()), change)
     }
 
     /// Lifts hold `id` on the version once [`Steward::authorize`] allows
@@ -253,9 +246,7 @@ impl<'a> Steward<'a> {
     ) -> Result<(), Error> {
         self.hold_on(id, &HoldScope::Version(manifest.cid()))?;
         self.authorize(manifest, &change.actor, Action::LiftLegalHold, change.at)?;
-        self.registry
-            .block_on(self.registry.registry().lift_hold(id, change))
-            .map_err(|e| Error::registry(format!("lifting {id}"), e))
+        self.lift(id, change)
     }
 }
 
@@ -273,13 +264,7 @@ impl Steward<'_> {
         change: &Change,
     ) -> Result<HoldId, Error> {
         self.authorize_dataset(dataset, &change.actor, Action::PlaceLegalHold, change.at)?;
-        self.registry
-            .block_on(
-                self.registry
-                    .registry()
-                    .place_hold(&HoldScope::Dataset(dataset.clone()), change),
-            )
-            .map_err(|e| Error::registry(format!("placing a hold on dataset {dataset}"), e))
+        self.place(&HoldScope::Dataset(dataset.clone()), change)
     }
 
     /// Lifts hold `id` on `dataset` once [`Steward::authorize_dataset`] allows
@@ -296,6 +281,18 @@ impl Steward<'_> {
     ) -> Result<(), Error> {
         self.hold_on(id, &HoldScope::Dataset(dataset.clone()))?;
         self.authorize_dataset(dataset, &change.actor, Action::LiftLegalHold, change.at)?;
+        self.lift(id, change)
+    }
+
+    /// Places a hold on `scope` (once authorised).
+    fn place(&self, scope: &HoldScope, change: &Change) -> Result<HoldId, Error> {
+        self.registry
+            .block_on(self.registry.registry().place_hold(scope, change))
+            .map_err(|e| Error::registry(format!("placing a hold on {}", scope_text(scope)), e))
+    }
+
+    /// Lifts hold `id` (once authorised).
+    fn lift(&self, id: HoldId, change: &Change) -> Result<(), Error> {
         self.registry
             .block_on(self.registry.registry().lift_hold(id, change))
             .map_err(|e| Error::registry(format!("lifting {id}"), e))
@@ -308,9 +305,22 @@ impl Steward<'_> {
             .block_on(self.registry.registry().hold(id))
             .map_err(|e| Error::registry(format!("reading {id}"), e))?;
         if hold.scope != *scope {
-            return Err(Error::Invalid(format!("{id} is not a hold on {scope:?}")));
+            return Err(Error::Invalid(format!(
+                "{id} is not a hold on {}",
+                scope_text(scope)
+            )));
         }
         Ok(())
+    }
+}
+
+/// What a hold covers, in words.
+fn scope_text(scope: &HoldScope) -> String {
+    match scope {
+        HoldScope::Version(cid) => format!("version {cid}"),
+        HoldScope::Dataset(id) => format!("dataset {id}"),
+        HoldScope::Source(source) => format!("source {source}"),
+        other => format!("{other:?}"),
     }
 }
 
